@@ -1,0 +1,127 @@
+//! `ghl-sim`: serve a fake GoHighLevel API v2 until SIGINT or SIGTERM.
+
+use std::io::{IsTerminal as _, Write as _};
+use std::net::SocketAddr;
+
+use anyhow::Context as _;
+use clap::Parser;
+use ghl_sim::{DEFAULT_CUSTOM_FIELDS, Sim, SimConfig};
+use tracing_subscriber::EnvFilter;
+
+/// A fake GoHighLevel (GHL) API v2 server for tests, demos and benchmarks.
+///
+/// Serves GET/PUT /contacts/{id}, POST /contacts/upsert, POST /contacts/, tags, notes and
+/// tasks of a contact, and GET /locations/{id}/customFields, checking the bearer token,
+/// the Version header and request bodies against GHL's OpenAPI specs. State is in memory.
+/// Inspect it under /_sim/: GET /_sim/calls, DELETE /_sim/calls, POST /_sim/contacts,
+/// GET /_sim/contacts/{id}, GET /_sim/healthz.
+///
+/// On start it prints one line, `ghl-sim listening on http://<addr>`, to stdout; logs go
+/// to stderr (filter with RUST_LOG).
+#[derive(Debug, Parser)]
+#[command(name = "ghl-sim", version, about, long_about)]
+struct Args {
+    /// Address to listen on; port 0 picks a free port (read it from the first stdout line).
+    #[arg(long, env = "GHL_SIM_BIND", default_value = "127.0.0.1:8090")]
+    bind: SocketAddr,
+
+    /// The location (sub-account) id the token has access to; others answer 403.
+    #[arg(long, env = "GHL_LOCATION_ID", default_value = "sim-location")]
+    location_id: String,
+
+    /// The token clients must send as `Authorization: Bearer <token>`.
+    #[arg(
+        long,
+        env = "GHL_API_KEY",
+        default_value = "sim-api-key",
+        hide_env_values = true
+    )]
+    api_key: String,
+
+    /// Add a contact custom field (a key such as `service_type` or `contact.service_type`).
+    /// Repeatable. The defaults are appointment_status, next_appointment_date and
+    /// last_service_date.
+    #[arg(long = "custom-field", value_name = "KEY")]
+    custom_fields: Vec<String>,
+
+    /// Start without the default custom fields (only those given with --custom-field).
+    #[arg(long)]
+    no_default_custom_fields: bool,
+
+    /// Accept every published Version value (2021-04-15, 2021-07-28, 2023-02-21, v3) like
+    /// the live API, instead of only the one each operation's spec lists.
+    #[arg(long)]
+    accept_all_published_versions: bool,
+}
+
+impl Args {
+    fn into_config(self) -> SimConfig {
+        let mut custom_fields: Vec<String> = if self.no_default_custom_fields {
+            Vec::new()
+        } else {
+            DEFAULT_CUSTOM_FIELDS.map(str::to_owned).to_vec()
+        };
+        custom_fields.extend(self.custom_fields);
+        SimConfig {
+            location_id: self.location_id,
+            api_key: self.api_key,
+            custom_fields,
+            accept_all_published_versions: self.accept_all_published_versions,
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .init();
+
+    let bind = args.bind;
+    let sim = Sim::bind(bind, args.into_config()).await?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "ghl-sim listening on {}", sim.base_url).context("writing to stdout")?;
+    stdout.flush().context("flushing stdout")?;
+    drop(stdout);
+    tracing::info!(addr = %sim.addr, "ghl-sim started");
+
+    shutdown_signal().await;
+    tracing::info!("shutting down");
+    sim.shutdown().await?;
+    tracing::info!("ghl-sim stopped");
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = async {
+        if let Err(e) = tokio::signal::ctrl_c().await {
+            tracing::error!(error = %e, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut sigterm) => {
+                sigterm.recv().await;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+}

@@ -1,0 +1,24 @@
+//! The CRM port ([`domain::ports::CrmGateway`]) implemented against the GoHighLevel API v2.
+//!
+//! - [`config`]: what the binaries pass in (base URL, Private Integration Token, timeouts).
+//! - `operation`: the table of GHL operations this adapter calls, with their `Version`.
+//! - `transport`: the one place a request is sent (headers, token, logging, classification).
+//! - `classify`: HTTP status and transport failures → [`domain::job::ErrorClass`].
+//! - `dto`: GHL's request and response shapes, private to this crate.
+//! - `fields`: custom-field keys resolved to GHL ids, cached per location.
+//! - [`client`]: [`GhlClient`], the `CrmGateway` implementation.
+//!
+//! Invariants: the token never leaves `transport` (and never reaches a log or an error);
+//! request bodies, emails and phone numbers are never logged or copied into errors.
+
+pub mod client;
+pub mod config;
+
+mod classify;
+mod dto;
+mod fields;
+mod operation;
+mod transport;
+
+pub use client::GhlClient;
+pub use config::{BuildError, GhlConfig};

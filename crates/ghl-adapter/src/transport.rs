@@ -1,0 +1,200 @@
+//! The one place a GHL request is sent: base URL, token, `Version`, logging and
+//! classification. A retry or rate-limit layer wraps [`Transport::send`].
+
+use std::time::Instant;
+
+use chrono::Utc;
+use domain::ids::LocationId;
+use domain::job::CrmError;
+use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
+use reqwest::{StatusCode, redirect};
+use secrecy::{ExposeSecret, SecretString};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::classify::{parse_retry_after, status_error, transport_error, unexpected_answer};
+use crate::config::{BuildError, GhlConfig};
+use crate::operation::Operation;
+
+const JSON: &str = "application/json";
+const VERSION: &str = "Version";
+
+/// One GHL call, complete enough to be sent again.
+#[derive(Debug, Clone)]
+pub(crate) struct Call<'a> {
+    pub op: Operation,
+    /// The location the call acts in (the key of GHL's rate limits).
+    pub location: &'a LocationId,
+    /// The concrete path, e.g. `/contacts/abc/notes`.
+    pub path: String,
+    pub query: &'a [(&'a str, &'a str)],
+    /// Serialised JSON body, if the operation takes one.
+    pub body: Option<Vec<u8>>,
+}
+
+impl<'a> Call<'a> {
+    pub(crate) fn new(op: Operation, location: &'a LocationId, path: String) -> Self {
+        Call {
+            op,
+            location,
+            path,
+            query: &[],
+            body: None,
+        }
+    }
+
+    pub(crate) fn with_query(mut self, query: &'a [(&'a str, &'a str)]) -> Self {
+        self.query = query;
+        self
+    }
+
+    pub(crate) fn with_json(mut self, body: &impl Serialize) -> Result<Self, CrmError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| {
+            CrmError::new(
+                domain::job::ErrorClass::Permanent,
+                None,
+                format!(
+                    "{}: could not serialise the request: {e}",
+                    self.op.spec().name
+                ),
+            )
+        })?;
+        self.body = Some(bytes);
+        Ok(self)
+    }
+}
+
+/// A successful (2xx) answer.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub op: Operation,
+    pub status: StatusCode,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub(crate) fn json<T: DeserializeOwned>(&self) -> Result<T, CrmError> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| unexpected_answer(&self.op.spec(), self.status, &e))
+    }
+}
+
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    /// Without a trailing slash.
+    base_url: String,
+    token: SecretString,
+}
+
+impl Transport {
+    pub(crate) fn new(config: GhlConfig) -> Result<Self, BuildError> {
+        let base_url = config.base_url.trim().trim_end_matches('/').to_owned();
+        let parsed = reqwest::Url::parse(&base_url).map_err(|e| BuildError::InvalidBaseUrl {
+            url: config.base_url.clone(),
+            reason: e.to_string(),
+        })?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.query().is_some() {
+            return Err(BuildError::InvalidBaseUrl {
+                url: config.base_url.clone(),
+                reason: "expected http(s)://host[:port][/prefix] without query".to_owned(),
+            });
+        }
+        let token = config.token.expose_secret();
+        if token.trim().is_empty() || HeaderValue::from_str(&format!("Bearer {token}")).is_err() {
+            return Err(BuildError::InvalidToken);
+        }
+        // reqwest panics when it has no crypto provider to build its TLS config with.
+        if rustls::crypto::CryptoProvider::get_default().is_none() {
+            return Err(BuildError::NoCryptoProvider);
+        }
+        let http = reqwest::Client::builder()
+            .timeout(config.request_timeout)
+            .connect_timeout(config.connect_timeout)
+            // An API does not redirect; following one could carry the token elsewhere.
+            .redirect(redirect::Policy::none())
+            .user_agent(concat!("ghl-adapter/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(BuildError::Http)?;
+        Ok(Transport {
+            http,
+            base_url,
+            token: config.token,
+        })
+    }
+
+    pub(crate) fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Sends `call` once and classifies the outcome. Logs method, path template,
+    /// status and duration at debug level; never the token, a body or a query value.
+    pub(crate) async fn send(&self, call: &Call<'_>) -> Result<Reply, CrmError> {
+        let spec = call.op.spec();
+        let mut request = self
+            .http
+            .request(
+                spec.method.clone(),
+                format!("{}{}", self.base_url, call.path),
+            )
+            .bearer_auth(self.token.expose_secret())
+            .header(VERSION, spec.version)
+            .header(ACCEPT, JSON);
+        if !call.query.is_empty() {
+            request = request.query(call.query);
+        }
+        if let Some(body) = &call.body {
+            request = request.header(CONTENT_TYPE, JSON).body(body.clone());
+        }
+
+        let started = Instant::now();
+        let outcome = async {
+            let response = request.send().await?;
+            let status = response.status();
+            let retry_after = response
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| parse_retry_after(v, Utc::now()));
+            let body = response.bytes().await?;
+            Ok::<_, reqwest::Error>((status, retry_after, body))
+        }
+        .await;
+        let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+
+        match outcome {
+            Ok((status, retry_after, body)) => {
+                tracing::debug!(
+                    ghl.operation = spec.name,
+                    http.method = %spec.method,
+                    ghl.path = spec.template,
+                    ghl.location_id = %call.location,
+                    ghl.status = status.as_u16(),
+                    duration_ms,
+                    "GHL call"
+                );
+                if status.is_success() {
+                    Ok(Reply {
+                        op: call.op,
+                        status,
+                        body: body.to_vec(),
+                    })
+                } else {
+                    Err(status_error(&spec, status, retry_after, &body))
+                }
+            }
+            Err(error) => {
+                let error = transport_error(&spec, &error);
+                tracing::debug!(
+                    ghl.operation = spec.name,
+                    http.method = %spec.method,
+                    ghl.path = spec.template,
+                    ghl.location_id = %call.location,
+                    error.class = %error.class,
+                    duration_ms,
+                    "GHL call failed without an answer"
+                );
+                Err(error)
+            }
+        }
+    }
+}

@@ -44,7 +44,12 @@ fn random_secret() -> Result<String> {
 }
 
 /// Starts `bin` with `env`, logs to our stderr, and waits for `"<prefix> http://..."` on stdout.
-fn start(bin: &Path, env: &[(&str, &str)], prefix: &str, children: &mut Children) -> Result<String> {
+fn start(
+    bin: &Path,
+    env: &[(&str, &str)],
+    prefix: &str,
+    children: &mut Children,
+) -> Result<String> {
     let mut child = Command::new(bin)
         .envs(env.iter().copied())
         .stdin(Stdio::null())
@@ -96,7 +101,12 @@ pub fn demo(args: &[String]) -> Result<()> {
     ];
     let mut api_env = common.to_vec();
     api_env.push(("API_BIND", &api_bind));
-    let api = start(&bin.join("api"), &api_env, "api listening on ", &mut children)?;
+    let api = start(
+        &bin.join("api"),
+        &api_env,
+        "api listening on ",
+        &mut children,
+    )?;
     let mut worker_env = common.to_vec();
     worker_env.extend([
         ("GHL_API_KEY", GHL_KEY),
@@ -114,7 +124,9 @@ pub fn demo(args: &[String]) -> Result<()> {
     let appointments = walk_through(&api, &sim, &token)?;
     summary(&api, &sim, &token, &appointments)?;
 
-    println!("\nThe services keep running; press Ctrl-C to stop them (and remove the throwaway database).");
+    println!(
+        "\nThe services keep running; press Ctrl-C to stop them (and remove the throwaway database)."
+    );
     // Ctrl-C reaches the whole process group: the services shut down gracefully,
     // this process dies, and the database watchdog removes the cluster.
     loop {
@@ -124,13 +136,24 @@ pub fn demo(args: &[String]) -> Result<()> {
 
 fn mint_token(bin: &Path, secret: &str) -> Result<String> {
     let output = Command::new(bin.join("api"))
-        .args(["token", "--sub", "demo", "--role", "admin", "--ttl-seconds", "86400"])
+        .args([
+            "token",
+            "--sub",
+            "demo",
+            "--role",
+            "admin",
+            "--ttl-seconds",
+            "86400",
+        ])
         .env("JWT_SECRET", secret)
         .env("APP_ENV", "development")
         .output()
         .context("running `api token`")?;
     if !output.status.success() {
-        bail!("`api token` failed: {}", String::from_utf8_lossy(&output.stderr));
+        bail!(
+            "`api token` failed: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
 }
@@ -208,25 +231,42 @@ fn walk_through(api: &str, sim: &str, token: &str) -> Result<Vec<Booked>> {
         if let Some(contact) = &contact {
             body["ghlContactId"] = json!(contact);
         }
-        let (status, created) = request("POST", api, "/api/appointments", Some(token), Some(&body))?;
+        let (status, created) =
+            request("POST", api, "/api/appointments", Some(token), Some(&body))?;
         if status != 201 {
             bail!("booking for {name} failed: {status} {created}");
         }
         let id = created["id"].as_str().context("no id")?.to_owned();
-        println!("    booked {id} for {name} ({})", if contact.is_some() { "GHL contact" } else { "no GHL contact" });
+        println!(
+            "    booked {id} for {name} ({})",
+            if contact.is_some() {
+                "GHL contact"
+            } else {
+                "no GHL contact"
+            }
+        );
         if walk_to != "scheduled" {
             let mut change = json!({ "status": walk_to });
             if walk_to == "cancelled" {
                 change["reason"] = json!("customer is moving house");
             }
-            let (status, changed) =
-                request("PATCH", api, &format!("/api/appointments/{id}/status"), Some(token), Some(&change))?;
+            let (status, changed) = request(
+                "PATCH",
+                api,
+                &format!("/api/appointments/{id}/status"),
+                Some(token),
+                Some(&change),
+            )?;
             if status != 200 {
                 bail!("changing {id} to {walk_to} failed: {status} {changed}");
             }
             println!("    {id} → {walk_to}");
         }
-        booked.push(Booked { label: name, id, contact });
+        booked.push(Booked {
+            label: name,
+            id,
+            contact,
+        });
     }
     Ok(booked)
 }
@@ -236,11 +276,21 @@ fn summary(api: &str, sim: &str, token: &str, booked: &[Booked]) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(60);
     for b in booked {
         loop {
-            let (_, a) = request("GET", api, &format!("/api/appointments/{}", b.id), Some(token), None)?;
+            let (_, a) = request(
+                "GET",
+                api,
+                &format!("/api/appointments/{}", b.id),
+                Some(token),
+                None,
+            )?;
             let status = a["sync"]["status"].as_str().unwrap_or("pending").to_owned();
-            let pending = a["sync"]["status"].is_null() || matches!(status.as_str(), "pending" | "running");
+            let pending =
+                a["sync"]["status"].is_null() || matches!(status.as_str(), "pending" | "running");
             if !pending {
-                println!("    {:<14} {} sync {status} ({})", b.label, b.id, a["sync"]["action"]);
+                println!(
+                    "    {:<14} {} sync {status} ({})",
+                    b.label, b.id, a["sync"]["action"]
+                );
                 break;
             }
             if Instant::now() > deadline {
@@ -254,23 +304,38 @@ fn summary(api: &str, sim: &str, token: &str, booked: &[Booked]) -> Result<()> {
     println!("\n==> What GHL (ghl-sim) received");
     for b in booked {
         let Some(contact) = &b.contact else {
-            println!("  {} has no GHL contact: the sync was skipped (see its sync state).", b.label);
+            println!(
+                "  {} has no GHL contact: the sync was skipped (see its sync state).",
+                b.label
+            );
             continue;
         };
         let (_, state) = request("GET", sim, &format!("/_sim/contacts/{contact}"), None, None)?;
         println!("  {} (contact {contact})", b.label);
         println!("    tags:   {}", state["contact"]["tags"]);
         for note in state["notes"].as_array().into_iter().flatten() {
-            let first = note["body"].as_str().unwrap_or_default().lines().next().unwrap_or_default();
+            let first = note["body"]
+                .as_str()
+                .unwrap_or_default()
+                .lines()
+                .next()
+                .unwrap_or_default();
             println!("    note:   {first}");
         }
         for task in state["tasks"].as_array().into_iter().flatten() {
-            println!("    task:   {} (due {})", task["title"].as_str().unwrap_or_default(), task["dueDate"]);
+            println!(
+                "    task:   {} (due {})",
+                task["title"].as_str().unwrap_or_default(),
+                task["dueDate"]
+            );
         }
         println!("    fields: {}", state["contact"]["customFields"]);
     }
     let (_, calls) = request("GET", sim, "/_sim/calls", None, None)?;
-    println!("  {} GHL API calls in all.", calls.as_array().map_or(0, Vec::len));
+    println!(
+        "  {} GHL API calls in all.",
+        calls.as_array().map_or(0, Vec::len)
+    );
 
     println!("\n==> Try it");
     println!("  API:               {api}  (health: {api}/healthz, {api}/readyz)");
@@ -278,8 +343,14 @@ fn summary(api: &str, sim: &str, token: &str, booked: &[Booked]) -> Result<()> {
     if let Some(contact) = booked.iter().find_map(|b| b.contact.as_ref()) {
         println!("  A contact in GHL:  {sim}/_sim/contacts/{contact}");
     }
-    println!("  An appointment:    curl -H 'Authorization: Bearer {token}' {api}/api/appointments/{}", booked[0].id);
-    println!("  Availability:      curl -H 'Authorization: Bearer {token}' '{api}/api/availability?date={}'", &visit(2, 0).0[..10]);
+    println!(
+        "  An appointment:    curl -H 'Authorization: Bearer {token}' {api}/api/appointments/{}",
+        booked[0].id
+    );
+    println!(
+        "  Availability:      curl -H 'Authorization: Bearer {token}' '{api}/api/availability?date={}'",
+        &visit(2, 0).0[..10]
+    );
     println!("  (the bearer token above is valid for 24 hours, for this demo's JWT secret only)");
     Ok(())
 }

@@ -17,12 +17,20 @@ fn authority(base: &str) -> Result<&str> {
 }
 
 /// Sends one request and returns the status and the JSON body (`Null` when empty).
-pub fn request(method: &str, base: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Result<(u16, Value)> {
+pub fn request(
+    method: &str,
+    base: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&Value>,
+) -> Result<(u16, Value)> {
     let host = authority(base)?;
     let mut stream = TcpStream::connect(host).with_context(|| format!("connecting to {host}"))?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     let payload = body.map(Value::to_string).unwrap_or_default();
-    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAccept: application/json\r\n");
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nAccept: application/json\r\n"
+    );
     if let Some(token) = token {
         head.push_str(&format!("Authorization: Bearer {token}\r\n"));
     }
@@ -52,16 +60,18 @@ fn parse_response(raw: &[u8]) -> Result<(u16, Value)> {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .context("response has no status")?;
-    let chunked = head
-        .lines()
-        .any(|l| l.to_ascii_lowercase().starts_with("transfer-encoding:") && l.to_ascii_lowercase().contains("chunked"));
+    let chunked = head.lines().any(|l| {
+        l.to_ascii_lowercase().starts_with("transfer-encoding:")
+            && l.to_ascii_lowercase().contains("chunked")
+    });
     if chunked {
         body = dechunk(&body)?;
     }
     let value = if body.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&body).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
+        serde_json::from_slice(&body)
+            .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
     };
     Ok((status, value))
 }
@@ -95,14 +105,23 @@ mod tests {
     #[test]
     fn parses_plain_and_chunked_json_responses() {
         let plain = b"HTTP/1.1 201 Created\r\ncontent-length: 8\r\n\r\n{\"a\":1}\n";
-        assert_eq!(parse_response(plain).unwrap(), (201, serde_json::json!({"a": 1})));
+        assert_eq!(
+            parse_response(plain).unwrap(),
+            (201, serde_json::json!({"a": 1}))
+        );
         let chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\n{\"a\"\r\n3\r\n:2}\r\n0\r\n\r\n";
-        assert_eq!(parse_response(chunked).unwrap(), (200, serde_json::json!({"a": 2})));
+        assert_eq!(
+            parse_response(chunked).unwrap(),
+            (200, serde_json::json!({"a": 2}))
+        );
     }
 
     #[test]
     fn only_plain_http_is_supported() {
         assert!(authority("https://x").is_err());
-        assert_eq!(authority("http://127.0.0.1:8080/").unwrap(), "127.0.0.1:8080");
+        assert_eq!(
+            authority("http://127.0.0.1:8080/").unwrap(),
+            "127.0.0.1:8080"
+        );
     }
 }

@@ -58,7 +58,10 @@ impl AppointmentStatus {
 
     /// Whether the appointment still occupies its slot.
     pub fn holds_slot(&self) -> bool {
-        matches!(self, AppointmentStatus::Scheduled | AppointmentStatus::Confirmed)
+        matches!(
+            self,
+            AppointmentStatus::Scheduled | AppointmentStatus::Confirmed
+        )
     }
 }
 
@@ -122,8 +125,14 @@ pub fn parse_free_text(field: &'static str, raw: &str) -> Result<Option<String>,
     if value.chars().count() > 2000 {
         return Err(InvalidField::new(field, "must be at most 2000 characters"));
     }
-    if value.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
-        return Err(InvalidField::new(field, "must not contain control characters"));
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
+        return Err(InvalidField::new(
+            field,
+            "must not contain control characters",
+        ));
     }
     Ok(Some(value.to_owned()))
 }
@@ -299,7 +308,10 @@ impl Appointment {
         Ok((next, intent))
     }
 
-    pub fn confirm(&self, now: DateTime<Utc>) -> Result<(Appointment, SyncIntent), TransitionError> {
+    pub fn confirm(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<(Appointment, SyncIntent), TransitionError> {
         self.apply(Command::Confirm, now)
     }
 
@@ -311,11 +323,17 @@ impl Appointment {
         self.apply(Command::Cancel { reason }, now)
     }
 
-    pub fn complete(&self, now: DateTime<Utc>) -> Result<(Appointment, SyncIntent), TransitionError> {
+    pub fn complete(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<(Appointment, SyncIntent), TransitionError> {
         self.apply(Command::Complete, now)
     }
 
-    pub fn no_show(&self, now: DateTime<Utc>) -> Result<(Appointment, SyncIntent), TransitionError> {
+    pub fn no_show(
+        &self,
+        now: DateTime<Utc>,
+    ) -> Result<(Appointment, SyncIntent), TransitionError> {
         self.apply(Command::NoShow, now)
     }
 
@@ -347,10 +365,18 @@ impl Appointment {
             });
             self.service_type = service;
         }
-        if let Some(address) = edit.address.filter(|a| Some(a) != self.customer.address.as_ref()) {
+        if let Some(address) = edit
+            .address
+            .filter(|a| Some(a) != self.customer.address.as_ref())
+        {
             changes.push(FieldChange {
                 field: "address".into(),
-                old: self.customer.address.as_ref().map(|a| a.as_str().to_owned()).unwrap_or_default(),
+                old: self
+                    .customer
+                    .address
+                    .as_ref()
+                    .map(|a| a.as_str().to_owned())
+                    .unwrap_or_default(),
                 new: address.as_str().into(),
             });
             self.customer.address = Some(address);
@@ -366,7 +392,12 @@ impl Appointment {
         changes
     }
 
-    fn intent(&self, action: SyncAction, changes: Vec<FieldChange>, now: DateTime<Utc>) -> SyncIntent {
+    fn intent(
+        &self,
+        action: SyncAction,
+        changes: Vec<FieldChange>,
+        now: DateTime<Utc>,
+    ) -> SyncIntent {
         SyncIntent {
             appointment_id: self.id,
             action,
@@ -375,10 +406,17 @@ impl Appointment {
                 service_type: self.service_type.as_str().to_owned(),
                 starts_at: self.slot.starts_at(),
                 ends_at: self.slot.ends_at(),
-                address: self.customer.address.as_ref().map(|a| a.as_str().to_owned()),
+                address: self
+                    .customer
+                    .address
+                    .as_ref()
+                    .map(|a| a.as_str().to_owned()),
                 customer_notes: self.notes.clone(),
                 changes,
-                reason: self.cancellation_reason.clone().filter(|_| action == SyncAction::Cancel),
+                reason: self
+                    .cancellation_reason
+                    .clone()
+                    .filter(|_| action == SyncAction::Cancel),
                 occurred_at: now,
             },
         }

@@ -155,7 +155,10 @@ mod tests {
 
     #[test]
     fn ghl_ids_are_trimmed_and_checked() {
-        assert_eq!(GhlContactId::parse(" abc_123-X ").unwrap().as_str(), "abc_123-X");
+        assert_eq!(
+            GhlContactId::parse(" abc_123-X ").unwrap().as_str(),
+            "abc_123-X"
+        );
         assert!(GhlContactId::parse("").is_err());
         assert!(GhlContactId::parse("a b").is_err());
         assert!(GhlContactId::parse("../etc").is_err());

@@ -194,7 +194,9 @@ pub struct SyncReport {
 pub enum JobOutcome {
     Succeeded(SyncReport),
     /// Nothing to do in GHL (e.g. the lead has no GHL contact); the reason is kept.
-    Skipped { reason: String },
+    Skipped {
+        reason: String,
+    },
     /// Failed for now; try again at `at`.
     RetryAt {
         at: DateTime<Utc>,
@@ -202,7 +204,10 @@ pub enum JobOutcome {
         ghl_calls: u32,
     },
     /// Failed for good (permanent error, or attempts exhausted): dead-lettered.
-    Dead { error: CrmError, ghl_calls: u32 },
+    Dead {
+        error: CrmError,
+        ghl_calls: u32,
+    },
 }
 
 impl JobOutcome {
@@ -226,7 +231,9 @@ impl JobOutcome {
         match self {
             JobOutcome::Succeeded(report) => report.ghl_calls,
             JobOutcome::Skipped { .. } => 0,
-            JobOutcome::RetryAt { ghl_calls, .. } | JobOutcome::Dead { ghl_calls, .. } => *ghl_calls,
+            JobOutcome::RetryAt { ghl_calls, .. } | JobOutcome::Dead { ghl_calls, .. } => {
+                *ghl_calls
+            }
         }
     }
 }
@@ -237,7 +244,10 @@ mod tests {
 
     #[test]
     fn only_rate_limits_and_transient_failures_are_retried() {
-        let retryable: Vec<_> = ErrorClass::ALL.into_iter().filter(|c| c.is_retryable()).collect();
+        let retryable: Vec<_> = ErrorClass::ALL
+            .into_iter()
+            .filter(|c| c.is_retryable())
+            .collect();
         assert_eq!(retryable, [ErrorClass::RateLimited, ErrorClass::Transient]);
     }
 

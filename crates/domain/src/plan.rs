@@ -206,22 +206,40 @@ pub fn plan_effects(
             fmt.booked(),
             vec![tags.scheduled.clone()],
             vec![],
-            vec![field(&keys.appointment_status, status), field(&keys.next_appointment_date, next_date)],
-            Some(("Appointment reminder", intent.starts_at - settings.reminder_before)),
+            vec![
+                field(&keys.appointment_status, status),
+                field(&keys.next_appointment_date, next_date),
+            ],
+            Some((
+                "Appointment reminder",
+                intent.starts_at - settings.reminder_before,
+            )),
         ),
         SyncAction::Update => (
             fmt.updated(),
             vec![],
             vec![],
-            vec![field(&keys.appointment_status, status), field(&keys.next_appointment_date, next_date)],
+            vec![
+                field(&keys.appointment_status, status),
+                field(&keys.next_appointment_date, next_date),
+            ],
             None,
         ),
         SyncAction::Confirm => (
-            format!("Appointment confirmed by the customer: {}.", fmt.what_when()),
+            format!(
+                "Appointment confirmed by the customer: {}.",
+                fmt.what_when()
+            ),
             vec![tags.confirmed.clone()],
             vec![tags.scheduled.clone()],
-            vec![field(&keys.appointment_status, status), field(&keys.next_appointment_date, next_date)],
-            Some(("Prepare the visit", intent.starts_at - settings.preparation_before)),
+            vec![
+                field(&keys.appointment_status, status),
+                field(&keys.next_appointment_date, next_date),
+            ],
+            Some((
+                "Prepare the visit",
+                intent.starts_at - settings.preparation_before,
+            )),
         ),
         SyncAction::Cancel => (
             format!(
@@ -231,8 +249,14 @@ pub fn plan_effects(
             ),
             vec![tags.cancelled.clone()],
             vec![tags.confirmed.clone(), tags.scheduled.clone()],
-            vec![field(&keys.appointment_status, status), field(&keys.next_appointment_date, String::new())],
-            Some(("Follow up to rebook the cancelled appointment", now + settings.follow_up_after)),
+            vec![
+                field(&keys.appointment_status, status),
+                field(&keys.next_appointment_date, String::new()),
+            ],
+            Some((
+                "Follow up to rebook the cancelled appointment",
+                now + settings.follow_up_after,
+            )),
         ),
         SyncAction::Complete => (
             format!("Service completed: {}.", fmt.what_when()),
@@ -243,14 +267,23 @@ pub fn plan_effects(
                 field(&keys.next_appointment_date, String::new()),
                 field(&keys.last_service_date, fmt.local_date(intent.starts_at)),
             ],
-            Some(("Satisfaction call", intent.ends_at + settings.satisfaction_after)),
+            Some((
+                "Satisfaction call",
+                intent.ends_at + settings.satisfaction_after,
+            )),
         ),
         SyncAction::NoShow => (
             format!("The customer did not show up: {}.", fmt.what_when()),
             vec![tags.no_show.clone()],
             vec![tags.confirmed.clone(), tags.scheduled.clone()],
-            vec![field(&keys.appointment_status, status), field(&keys.next_appointment_date, String::new())],
-            Some(("Follow up on the missed appointment", now + settings.follow_up_after)),
+            vec![
+                field(&keys.appointment_status, status),
+                field(&keys.next_appointment_date, String::new()),
+            ],
+            Some((
+                "Follow up on the missed appointment",
+                now + settings.follow_up_after,
+            )),
         ),
     };
 
@@ -290,7 +323,11 @@ impl Formatter<'_> {
     fn when(&self) -> String {
         let start = self.local(self.intent.starts_at);
         let end = self.local(self.intent.ends_at);
-        let end_fmt = if start.date_naive() == end.date_naive() { "%H:%M" } else { "%Y-%m-%d %H:%M" };
+        let end_fmt = if start.date_naive() == end.date_naive() {
+            "%H:%M"
+        } else {
+            "%Y-%m-%d %H:%M"
+        };
         format!(
             "{}–{} ({})",
             start.format("%Y-%m-%d %H:%M"),
@@ -328,7 +365,12 @@ impl Formatter<'_> {
                     Err(_) => v.to_owned(),
                 }
             };
-            text.push_str(&format!("\n- {}: {} → {}", change.field, show(&change.old), show(&change.new)));
+            text.push_str(&format!(
+                "\n- {}: {} → {}",
+                change.field,
+                show(&change.old),
+                show(&change.new)
+            ));
         }
         text
     }

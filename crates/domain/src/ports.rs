@@ -188,10 +188,20 @@ pub trait SyncQueue: Send + Sync {
     /// Claims up to `limit` due jobs under a lease of `lease_for`: pending jobs
     /// whose time has come and running jobs whose lease expired, only the oldest
     /// unfinished job of each appointment, live before bulk, oldest first.
-    async fn claim(&self, worker: &str, limit: u32, lease_for: Duration) -> Result<Vec<SyncJob>, RepoError>;
+    async fn claim(
+        &self,
+        worker: &str,
+        limit: u32,
+        lease_for: Duration,
+    ) -> Result<Vec<SyncJob>, RepoError>;
 
     /// Journals one completed step of a job we hold.
-    async fn step_done(&self, job: SyncJobId, lease: Lease, step: EffectStep) -> Result<(), LeaseError>;
+    async fn step_done(
+        &self,
+        job: SyncJobId,
+        lease: Lease,
+        step: EffectStep,
+    ) -> Result<(), LeaseError>;
 
     /// Records the attempt and the job's new state, if we still hold it.
     async fn finish(
@@ -210,17 +220,41 @@ pub trait SyncQueue: Send + Sync {
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait CrmGateway: Send + Sync {
-    async fn add_note(&self, location: &LocationId, contact: &GhlContactId, note: &NoteEffect) -> Result<(), CrmError>;
-    async fn add_tags(&self, location: &LocationId, contact: &GhlContactId, tags: &[String]) -> Result<(), CrmError>;
-    async fn remove_tags(&self, location: &LocationId, contact: &GhlContactId, tags: &[String]) -> Result<(), CrmError>;
+    async fn add_note(
+        &self,
+        location: &LocationId,
+        contact: &GhlContactId,
+        note: &NoteEffect,
+    ) -> Result<(), CrmError>;
+    async fn add_tags(
+        &self,
+        location: &LocationId,
+        contact: &GhlContactId,
+        tags: &[String],
+    ) -> Result<(), CrmError>;
+    async fn remove_tags(
+        &self,
+        location: &LocationId,
+        contact: &GhlContactId,
+        tags: &[String],
+    ) -> Result<(), CrmError>;
     async fn update_custom_fields(
         &self,
         location: &LocationId,
         contact: &GhlContactId,
         fields: &[FieldValue],
     ) -> Result<(), CrmError>;
-    async fn create_task(&self, location: &LocationId, contact: &GhlContactId, task: &TaskEffect) -> Result<(), CrmError>;
-    async fn get_contact(&self, location: &LocationId, contact: &GhlContactId) -> Result<CrmContact, CrmError>;
+    async fn create_task(
+        &self,
+        location: &LocationId,
+        contact: &GhlContactId,
+        task: &TaskEffect,
+    ) -> Result<(), CrmError>;
+    async fn get_contact(
+        &self,
+        location: &LocationId,
+        contact: &GhlContactId,
+    ) -> Result<CrmContact, CrmError>;
 }
 
 /// What we read of a GHL contact.

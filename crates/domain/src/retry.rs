@@ -33,9 +33,13 @@ impl RetryPolicy {
     /// capped, plus `unit_random` ∈ [0, 1) times the jitter share, capped again.
     pub fn delay_after(&self, attempts_made: u32, unit_random: f64) -> Duration {
         let exponent = attempts_made.saturating_sub(1).min(30);
-        let raw = self.base_delay.saturating_mul(1u32 << exponent).min(self.max_delay);
+        let raw = self
+            .base_delay
+            .saturating_mul(1u32 << exponent)
+            .min(self.max_delay);
         let jitter_share = self.jitter.clamp(0.0, 1.0) * unit_random.clamp(0.0, 1.0);
-        raw.saturating_add(raw.mul_f64(jitter_share)).min(self.max_delay)
+        raw.saturating_add(raw.mul_f64(jitter_share))
+            .min(self.max_delay)
     }
 }
 
@@ -51,7 +55,9 @@ mod tests {
             max_delay: Duration::from_secs(30),
             jitter: 0.0,
         };
-        let delays: Vec<u64> = (1..=7).map(|n| policy.delay_after(n, 0.5).as_secs()).collect();
+        let delays: Vec<u64> = (1..=7)
+            .map(|n| policy.delay_after(n, 0.5).as_secs())
+            .collect();
         assert_eq!(delays, [1, 2, 4, 8, 16, 30, 30]);
     }
 

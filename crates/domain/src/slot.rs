@@ -25,10 +25,16 @@ impl TimeSlot {
         }
         let length = ends_at - starts_at;
         if length < MIN_SLOT {
-            return Err(InvalidField::new("endTime", "the visit must last at least 15 minutes"));
+            return Err(InvalidField::new(
+                "endTime",
+                "the visit must last at least 15 minutes",
+            ));
         }
         if length > MAX_SLOT {
-            return Err(InvalidField::new("endTime", "the visit must last at most 12 hours"));
+            return Err(InvalidField::new(
+                "endTime",
+                "the visit must last at most 12 hours",
+            ));
         }
         Ok(Self { starts_at, ends_at })
     }
@@ -170,7 +176,10 @@ mod tests {
 
     #[test]
     fn a_slot_must_end_after_it_starts_and_stay_within_bounds() {
-        assert_eq!(TimeSlot::new(at(10, 0), at(10, 0)).unwrap_err().field, "endTime");
+        assert_eq!(
+            TimeSlot::new(at(10, 0), at(10, 0)).unwrap_err().field,
+            "endTime"
+        );
         assert!(TimeSlot::new(at(10, 0), at(10, 10)).is_err());
         assert!(TimeSlot::new(at(0, 0), at(13, 0)).is_err());
         assert!(TimeSlot::new(at(10, 0), at(10, 15)).is_ok());

@@ -2,6 +2,8 @@
 //! `cargo metadata`. The domain stays pure; adapters depend on the domain, not
 //! on each other; nothing depends on a binary crate.
 
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
 use std::collections::{BTreeSet, HashMap};
 use std::process::Command;
 
@@ -15,13 +17,22 @@ fn normal_dependencies() -> (HashMap<String, Vec<String>>, HashMap<String, Strin
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("cargo metadata runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let metadata: Value = serde_json::from_slice(&output.stdout).expect("metadata is JSON");
     let names: HashMap<String, String> = metadata["packages"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|p| (p["id"].as_str().unwrap().to_owned(), p["name"].as_str().unwrap().to_owned()))
+        .map(|p| {
+            (
+                p["id"].as_str().unwrap().to_owned(),
+                p["name"].as_str().unwrap().to_owned(),
+            )
+        })
         .collect();
     let mut graph = HashMap::new();
     for node in metadata["resolve"]["nodes"].as_array().unwrap() {
@@ -68,8 +79,20 @@ fn the_domain_depends_on_no_runtime_database_or_http_crate() {
     // The graph walk does find such crates where they are used.
     assert!(closure("api").contains("tokio"));
     let deps = closure("domain");
-    for forbidden in ["tokio", "sqlx", "reqwest", "axum", "hyper", "mio", "storage", "ghl-adapter"] {
-        assert!(!deps.contains(forbidden), "domain depends on {forbidden}: {deps:?}");
+    for forbidden in [
+        "tokio",
+        "sqlx",
+        "reqwest",
+        "axum",
+        "hyper",
+        "mio",
+        "storage",
+        "ghl-adapter",
+    ] {
+        assert!(
+            !deps.contains(forbidden),
+            "domain depends on {forbidden}: {deps:?}"
+        );
     }
 }
 

@@ -28,7 +28,9 @@ fn booked() -> Appointment {
         slot: slot(2, 2),
         notes: None,
     };
-    Appointment::book(new, AppointmentId::new(), now()).unwrap().0
+    Appointment::book(new, AppointmentId::new(), now())
+        .unwrap()
+        .0
 }
 
 #[test]
@@ -104,7 +106,10 @@ fn cancelling_keeps_the_reason_in_the_intent() {
 fn a_completed_appointment_cannot_be_cancelled() {
     let (completed, _) = booked().complete(now()).unwrap();
     let err = completed.cancel(None, now()).unwrap_err();
-    assert_eq!(err.to_string(), "an appointment that is completed cannot be cancelled");
+    assert_eq!(
+        err.to_string(),
+        "an appointment that is completed cannot be cancelled"
+    );
 }
 
 #[test]
@@ -118,7 +123,12 @@ fn rescheduling_lists_what_changed() {
     let (moved, intent) = appointment.reschedule(edit, now()).unwrap();
     assert_eq!(moved.slot, slot(3, 2));
     assert_eq!(moved.status, AppointmentStatus::Scheduled);
-    let fields: Vec<_> = intent.payload.changes.iter().map(|c| c.field.as_str()).collect();
+    let fields: Vec<_> = intent
+        .payload
+        .changes
+        .iter()
+        .map(|c| c.field.as_str())
+        .collect();
     assert_eq!(fields, ["startTime", "endTime", "serviceType"]);
     assert_eq!(intent.payload.changes[2].old, "maintenance");
 }

@@ -44,17 +44,31 @@ fn a_booking_adds_the_scheduled_tag_the_date_and_a_reminder_the_day_before() {
     assert!(note.body.starts_with(
         "Appointment booked: maintenance on 2030-01-20 10:00–12:00 (Europe/Amsterdam) at Dorpsstraat 1, Utrecht."
     ));
-    assert!(note.body.ends_with(&reference_marker(job, EffectStep::Note)));
+    assert!(
+        note.body
+            .ends_with(&reference_marker(job, EffectStep::Note))
+    );
     assert_eq!(plan.add_tags, ["appointment-scheduled"]);
     assert!(plan.remove_tags.is_empty());
     assert_eq!(field(&plan, "appointment_status"), Some("scheduled"));
     assert_eq!(field(&plan, "next_appointment_date"), Some("2030-01-20"));
     let task = plan.task.as_ref().unwrap();
-    assert_eq!(task.due_at, Utc.with_ymd_and_hms(2030, 1, 19, 9, 0, 0).unwrap());
-    assert!(task.body.ends_with(&reference_marker(job, EffectStep::Task)));
+    assert_eq!(
+        task.due_at,
+        Utc.with_ymd_and_hms(2030, 1, 19, 9, 0, 0).unwrap()
+    );
+    assert!(
+        task.body
+            .ends_with(&reference_marker(job, EffectStep::Task))
+    );
     assert_eq!(
         plan.steps(),
-        [EffectStep::Note, EffectStep::AddTags, EffectStep::CustomFields, EffectStep::Task]
+        [
+            EffectStep::Note,
+            EffectStep::AddTags,
+            EffectStep::CustomFields,
+            EffectStep::Task
+        ]
     );
 }
 
@@ -70,17 +84,38 @@ fn confirming_swaps_scheduled_for_confirmed() {
     assert_eq!(plan.add_tags, ["appointment-confirmed"]);
     assert_eq!(plan.remove_tags, ["appointment-scheduled"]);
     assert_eq!(field(&plan, "appointment_status"), Some("confirmed"));
-    assert!(plan.note.as_ref().unwrap().body.contains("confirmed by the customer"));
+    assert!(
+        plan.note
+            .as_ref()
+            .unwrap()
+            .body
+            .contains("confirmed by the customer")
+    );
 }
 
 #[test]
 fn cancelling_clears_the_next_date_and_asks_for_a_rebooking_call() {
     let mut p = payload(AppointmentStatus::Cancelled);
     p.reason = Some("moved abroad".into());
-    let plan = plan_effects(SyncJobId::new(), SyncAction::Cancel, &p, &EffectSettings::default(), now());
-    assert!(plan.note.as_ref().unwrap().body.contains("Reason: moved abroad."));
+    let plan = plan_effects(
+        SyncJobId::new(),
+        SyncAction::Cancel,
+        &p,
+        &EffectSettings::default(),
+        now(),
+    );
+    assert!(
+        plan.note
+            .as_ref()
+            .unwrap()
+            .body
+            .contains("Reason: moved abroad.")
+    );
     assert_eq!(plan.add_tags, ["appointment-cancelled"]);
-    assert_eq!(plan.remove_tags, ["appointment-confirmed", "appointment-scheduled"]);
+    assert_eq!(
+        plan.remove_tags,
+        ["appointment-confirmed", "appointment-scheduled"]
+    );
     assert_eq!(field(&plan, "next_appointment_date"), Some(""));
     let task = plan.task.unwrap();
     assert_eq!(task.due_at, now() + chrono::Duration::hours(24));
@@ -124,8 +159,20 @@ fn an_update_describes_old_and_new_values_and_needs_no_tags_or_task() {
         old: "2030-01-19T09:00:00+00:00".into(),
         new: "2030-01-20T09:00:00+00:00".into(),
     }];
-    let plan = plan_effects(SyncJobId::new(), SyncAction::Update, &p, &EffectSettings::default(), now());
-    assert!(plan.note.as_ref().unwrap().body.contains("- startTime: 2030-01-19 10:00 → 2030-01-20 10:00"));
+    let plan = plan_effects(
+        SyncJobId::new(),
+        SyncAction::Update,
+        &p,
+        &EffectSettings::default(),
+        now(),
+    );
+    assert!(
+        plan.note
+            .as_ref()
+            .unwrap()
+            .body
+            .contains("- startTime: 2030-01-19 10:00 → 2030-01-20 10:00")
+    );
     assert_eq!(plan.steps(), [EffectStep::Note, EffectStep::CustomFields]);
 }
 
@@ -134,7 +181,13 @@ fn a_task_is_never_due_in_the_past() {
     let mut p = payload(AppointmentStatus::Scheduled);
     p.starts_at = now() + chrono::Duration::hours(3);
     p.ends_at = now() + chrono::Duration::hours(5);
-    let plan = plan_effects(SyncJobId::new(), SyncAction::Create, &p, &EffectSettings::default(), now());
+    let plan = plan_effects(
+        SyncJobId::new(),
+        SyncAction::Create,
+        &p,
+        &EffectSettings::default(),
+        now(),
+    );
     assert_eq!(plan.task.unwrap().due_at, now());
 }
 

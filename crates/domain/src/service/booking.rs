@@ -5,13 +5,15 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 
-use crate::appointment::{Appointment, BookingRefused, Command, NewAppointment, ServiceType, TransitionError};
+use crate::appointment::{
+    Appointment, BookingRefused, Command, NewAppointment, ServiceType, TransitionError,
+};
 use crate::contact::Customer;
 use crate::ids::{AppointmentId, GhlContactId, LeadId, LocationId, SyncJobId};
 use crate::intent::SyncAction;
 use crate::ports::{
-    AppointmentChange, AppointmentRepository, Clock, IdempotencyKey, InsertError, LeadRepository, NewBooking,
-    RepoError, UpdateError,
+    AppointmentChange, AppointmentRepository, Clock, IdempotencyKey, InsertError, LeadRepository,
+    NewBooking, RepoError, UpdateError,
 };
 use crate::slot::{BookingCalendar, SlotAvailability, TimeSlot};
 
@@ -91,10 +93,10 @@ impl BookingService {
         idempotency: Option<IdempotencyKey>,
         traceparent: Option<String>,
     ) -> Result<Booked, BookingError> {
-        if let Some(key) = &idempotency {
-            if let Some(booked) = self.replay(key).await? {
-                return Ok(booked);
-            }
+        if let Some(key) = &idempotency
+            && let Some(booked) = self.replay(key).await?
+        {
+            return Ok(booked);
         }
         let now = self.clock.now();
         let lead = match request.lead_id {
@@ -106,7 +108,12 @@ impl BookingService {
                 .ok_or(BookingError::UnknownLead)?,
             None => {
                 self.leads
-                    .resolve_for_booking(&self.location, &request.customer, request.ghl_contact_id, now)
+                    .resolve_for_booking(
+                        &self.location,
+                        &request.customer,
+                        request.ghl_contact_id,
+                        now,
+                    )
                     .await?
             }
         };
@@ -134,7 +141,10 @@ impl BookingService {
             }),
             Err(InsertError::SlotTaken) => Err(BookingError::SlotTaken),
             Err(InsertError::IdempotencyRace) => match &idempotency {
-                Some(key) => self.replay(key).await?.ok_or(BookingError::IdempotencyMismatch),
+                Some(key) => self
+                    .replay(key)
+                    .await?
+                    .ok_or(BookingError::IdempotencyMismatch),
                 None => Err(BookingError::IdempotencyMismatch),
             },
             Err(InsertError::Repo(e)) => Err(e.into()),
@@ -152,7 +162,9 @@ impl BookingService {
             .appointments
             .get(stored.appointment_id)
             .await?
-            .ok_or_else(|| RepoError::Corrupt("idempotency key names a missing appointment".into()))?;
+            .ok_or_else(|| {
+                RepoError::Corrupt("idempotency key names a missing appointment".into())
+            })?;
         Ok(Some(Booked {
             appointment,
             sync_job_id: stored.sync_job_id,
@@ -213,7 +225,10 @@ impl BookingService {
         let Some((open, close)) = self.calendar.day_bounds(date) else {
             return Ok(Vec::new());
         };
-        let booked = self.appointments.active_slots(&self.location, open, close).await?;
+        let booked = self
+            .appointments
+            .active_slots(&self.location, open, close)
+            .await?;
         Ok(self.calendar.availability(date, &booked))
     }
 }

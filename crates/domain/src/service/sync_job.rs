@@ -8,7 +8,9 @@ use chrono::Duration;
 use crate::ids::GhlContactId;
 use crate::job::{CrmError, ErrorClass, JobOutcome, SyncJob, SyncReport};
 use crate::plan::{EffectPlan, EffectSettings, EffectStep, plan_effects};
-use crate::ports::{AppointmentRepository, AttemptLog, Clock, CrmGateway, LeadRepository, LeaseError, SyncQueue};
+use crate::ports::{
+    AppointmentRepository, AttemptLog, Clock, CrmGateway, LeadRepository, LeaseError, SyncQueue,
+};
 use crate::retry::RetryPolicy;
 
 /// Everything a job run needs.
@@ -25,7 +27,11 @@ pub struct SyncDeps {
 /// Runs one claimed job and records how it ended. `unit_random` ∈ [0, 1) feeds
 /// the retry jitter. Returns the outcome, or `LeaseError::Lost` when another
 /// worker took the job over meanwhile (then nothing more is recorded).
-pub async fn run_job(deps: &SyncDeps, job: SyncJob, unit_random: f64) -> Result<JobOutcome, LeaseError> {
+pub async fn run_job(
+    deps: &SyncDeps,
+    job: SyncJob,
+    unit_random: f64,
+) -> Result<JobOutcome, LeaseError> {
     let lease = job.lease.ok_or(LeaseError::Lost)?;
     let started_at = deps.clock.now();
     let mut calls = 0u32;
@@ -61,10 +67,18 @@ impl From<crate::ports::RepoError> for Failure {
 }
 
 /// Retry when the failure is transient and attempts remain; dead-letter otherwise.
-fn decide(deps: &SyncDeps, job: &SyncJob, error: CrmError, calls: u32, unit_random: f64) -> JobOutcome {
+fn decide(
+    deps: &SyncDeps,
+    job: &SyncJob,
+    error: CrmError,
+    calls: u32,
+    unit_random: f64,
+) -> JobOutcome {
     if error.class.is_retryable() && deps.retry.allows_another(job.attempts) {
         let backoff = deps.retry.delay_after(job.attempts, unit_random);
-        let wait = error.retry_after.map_or(backoff, |asked| asked.max(backoff));
+        let wait = error
+            .retry_after
+            .map_or(backoff, |asked| asked.max(backoff));
         let wait = Duration::from_std(wait).unwrap_or(Duration::hours(1));
         JobOutcome::RetryAt {
             at: deps.clock.now() + wait,
@@ -72,7 +86,10 @@ fn decide(deps: &SyncDeps, job: &SyncJob, error: CrmError, calls: u32, unit_rand
             ghl_calls: calls,
         }
     } else {
-        JobOutcome::Dead { error, ghl_calls: calls }
+        JobOutcome::Dead {
+            error,
+            ghl_calls: calls,
+        }
     }
 }
 
@@ -90,12 +107,20 @@ async fn execute(deps: &SyncDeps, job: &SyncJob, calls: &mut u32) -> Result<JobO
             reason: "No GoHighLevel contact associated with this appointment's lead".into(),
         });
     };
-    let plan = plan_effects(job.id, job.action, &job.payload, &deps.settings, deps.clock.now());
+    let plan = plan_effects(
+        job.id,
+        job.action,
+        &job.payload,
+        &deps.settings,
+        deps.clock.now(),
+    );
     let mut report = SyncReport::default();
     for step in plan.steps() {
         if !job.completed_steps.contains(&step) {
             *calls += 1;
-            call_step(deps, job, &contact, &plan, step).await.map_err(Failure::Crm)?;
+            call_step(deps, job, &contact, &plan, step)
+                .await
+                .map_err(Failure::Crm)?;
             let lease = job.lease.ok_or(LeaseError::Lost)?;
             deps.queue.step_done(job.id, lease, step).await?;
         }
@@ -121,7 +146,10 @@ async fn call_step(
         },
         EffectStep::AddTags => crm.add_tags(location, contact, &plan.add_tags).await,
         EffectStep::RemoveTags => crm.remove_tags(location, contact, &plan.remove_tags).await,
-        EffectStep::CustomFields => crm.update_custom_fields(location, contact, &plan.custom_fields).await,
+        EffectStep::CustomFields => {
+            crm.update_custom_fields(location, contact, &plan.custom_fields)
+                .await
+        }
         EffectStep::Task => match &plan.task {
             Some(task) => crm.create_task(location, contact, task).await,
             None => Ok(()),

@@ -80,7 +80,12 @@ impl AppointmentRepository for Store {
         self.changes.lock().unwrap().push(change);
         Ok(SyncJobId::new())
     }
-    async fn active_slots(&self, _: &LocationId, _: DateTime<Utc>, _: DateTime<Utc>) -> Result<Vec<TimeSlot>, RepoError> {
+    async fn active_slots(
+        &self,
+        _: &LocationId,
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+    ) -> Result<Vec<TimeSlot>, RepoError> {
         Ok(self
             .appointments
             .lock()
@@ -98,7 +103,13 @@ impl AppointmentRepository for Store {
 #[async_trait]
 impl LeadRepository for Store {
     async fn get(&self, id: LeadId) -> Result<Option<Lead>, RepoError> {
-        Ok(self.leads.lock().unwrap().iter().find(|l| l.id == id).cloned())
+        Ok(self
+            .leads
+            .lock()
+            .unwrap()
+            .iter()
+            .find(|l| l.id == id)
+            .cloned())
     }
     async fn find(&self, _: &LocationId, _: &LeadQuery) -> Result<Vec<Lead>, RepoError> {
         Ok(vec![])
@@ -192,7 +203,10 @@ async fn a_full_slot_is_refused() {
     let store = Arc::new(Store::default());
     let booking = service(&store);
     booking.book(request(2), None, None).await.unwrap();
-    assert_eq!(booking.book(request(2), None, None).await.unwrap_err(), BookingError::SlotTaken);
+    assert_eq!(
+        booking.book(request(2), None, None).await.unwrap_err(),
+        BookingError::SlotTaken
+    );
 }
 
 #[tokio::test]
@@ -200,7 +214,10 @@ async fn an_unknown_lead_id_is_refused() {
     let store = Arc::new(Store::default());
     let mut req = request(2);
     req.lead_id = Some(LeadId::new());
-    assert_eq!(service(&store).book(req, None, None).await.unwrap_err(), BookingError::UnknownLead);
+    assert_eq!(
+        service(&store).book(req, None, None).await.unwrap_err(),
+        BookingError::UnknownLead
+    );
 }
 
 #[tokio::test]
@@ -209,7 +226,10 @@ async fn a_change_is_reapplied_after_a_concurrent_modification() {
     let booking = service(&store);
     let booked = booking.book(request(2), None, None).await.unwrap();
     *store.conflicts.lock().unwrap() = 2;
-    let changed = booking.change(booked.appointment.id, Command::Confirm, None).await.unwrap();
+    let changed = booking
+        .change(booked.appointment.id, Command::Confirm, None)
+        .await
+        .unwrap();
     assert_eq!(changed.appointment.status, AppointmentStatus::Confirmed);
     assert_eq!(store.changes.lock().unwrap().len(), 1);
 }
@@ -220,7 +240,10 @@ async fn a_change_that_keeps_conflicting_gives_up_with_conflict() {
     let booking = service(&store);
     let booked = booking.book(request(2), None, None).await.unwrap();
     *store.conflicts.lock().unwrap() = 10;
-    let err = booking.change(booked.appointment.id, Command::Confirm, None).await.unwrap_err();
+    let err = booking
+        .change(booked.appointment.id, Command::Confirm, None)
+        .await
+        .unwrap_err();
     assert_eq!(err, ChangeError::Conflict);
 }
 
@@ -230,12 +253,18 @@ async fn completing_makes_the_lead_a_customer_and_rescheduling_rechecks_capacity
     let booking = service(&store);
     let a = booking.book(request(2), None, None).await.unwrap();
     let b = booking.book(request(4), None, None).await.unwrap();
-    booking.change(a.appointment.id, Command::Complete, None).await.unwrap();
+    booking
+        .change(a.appointment.id, Command::Complete, None)
+        .await
+        .unwrap();
     let edit = crate::appointment::AppointmentEdit {
         slot: Some(request(5).slot),
         ..Default::default()
     };
-    booking.change(b.appointment.id, Command::Edit(edit), None).await.unwrap();
+    booking
+        .change(b.appointment.id, Command::Edit(edit), None)
+        .await
+        .unwrap();
     let changes = store.changes.lock().unwrap();
     assert!(changes[0].lead_becomes_customer);
     assert_eq!(changes[0].recheck_capacity, None);
@@ -252,7 +281,10 @@ async fn rescheduling_into_the_past_is_refused() {
         slot: Some(request(-1).slot),
         ..Default::default()
     };
-    let err = booking.change(a.appointment.id, Command::Edit(edit), None).await.unwrap_err();
+    let err = booking
+        .change(a.appointment.id, Command::Edit(edit), None)
+        .await
+        .unwrap_err();
     assert_eq!(err, ChangeError::Refused(BookingRefused::InThePast));
 }
 
@@ -262,7 +294,10 @@ async fn an_appointment_of_another_location_is_not_found() {
     let a = service(&store).book(request(2), None, None).await.unwrap();
     let mut other = service(&store);
     other.location = LocationId::parse("loc2").unwrap();
-    let err = other.change(a.appointment.id, Command::Confirm, None).await.unwrap_err();
+    let err = other
+        .change(a.appointment.id, Command::Confirm, None)
+        .await
+        .unwrap_err();
     assert_eq!(err, ChangeError::NotFound);
 }
 

@@ -15,7 +15,8 @@ use crate::job::{JobPriority, JobStatus, Lease};
 use crate::lead::{Lead, LeadQuery, Lifecycle};
 use crate::plan::{FieldValue, NoteEffect, TaskEffect};
 use crate::ports::{
-    AppointmentChange, CrmContact, IdempotentResult, InsertError, JobSummary, NewBooking, RepoError, UpdateError,
+    AppointmentChange, CrmContact, IdempotentResult, InsertError, JobSummary, NewBooking,
+    RepoError, UpdateError,
 };
 use crate::slot::TimeSlot;
 
@@ -63,7 +64,12 @@ impl AppointmentRepository for World {
     async fn update(&self, _: AppointmentChange) -> Result<SyncJobId, UpdateError> {
         unreachable!()
     }
-    async fn active_slots(&self, _: &LocationId, _: DateTime<Utc>, _: DateTime<Utc>) -> Result<Vec<TimeSlot>, RepoError> {
+    async fn active_slots(
+        &self,
+        _: &LocationId,
+        _: DateTime<Utc>,
+        _: DateTime<Utc>,
+    ) -> Result<Vec<TimeSlot>, RepoError> {
         unreachable!()
     }
     async fn jobs_of(&self, _: AppointmentId) -> Result<Vec<JobSummary>, RepoError> {
@@ -100,7 +106,12 @@ struct Journal {
 
 #[async_trait]
 impl SyncQueue for Journal {
-    async fn claim(&self, _: &str, _: u32, _: std::time::Duration) -> Result<Vec<SyncJob>, RepoError> {
+    async fn claim(
+        &self,
+        _: &str,
+        _: u32,
+        _: std::time::Duration,
+    ) -> Result<Vec<SyncJob>, RepoError> {
         unreachable!()
     }
     async fn step_done(&self, _: SyncJobId, _: Lease, step: EffectStep) -> Result<(), LeaseError> {
@@ -110,11 +121,20 @@ impl SyncQueue for Journal {
         self.steps.lock().unwrap().push(step);
         Ok(())
     }
-    async fn finish(&self, _: SyncJobId, _: Lease, outcome: &JobOutcome, attempt: &AttemptLog) -> Result<(), LeaseError> {
+    async fn finish(
+        &self,
+        _: SyncJobId,
+        _: Lease,
+        outcome: &JobOutcome,
+        attempt: &AttemptLog,
+    ) -> Result<(), LeaseError> {
         if self.lost {
             return Err(LeaseError::Lost);
         }
-        self.finished.lock().unwrap().push((outcome.clone(), attempt.clone()));
+        self.finished
+            .lock()
+            .unwrap()
+            .push((outcome.clone(), attempt.clone()));
         Ok(())
     }
     async fn release(&self, _: SyncJobId, _: Lease) -> Result<(), LeaseError> {
@@ -207,9 +227,15 @@ fn ok_crm() -> MockCrm {
     let mut crm = MockCrm::new();
     crm.expect_add_note().times(1).returning(|_, _, _| Ok(()));
     crm.expect_add_tags().times(1).returning(|_, _, _| Ok(()));
-    crm.expect_remove_tags().times(1).returning(|_, _, _| Ok(()));
-    crm.expect_update_custom_fields().times(1).returning(|_, _, _| Ok(()));
-    crm.expect_create_task().times(1).returning(|_, _, _| Ok(()));
+    crm.expect_remove_tags()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_update_custom_fields()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_create_task()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
     crm
 }
 
@@ -218,14 +244,19 @@ async fn a_confirmation_makes_every_planned_call_once_and_journals_each_step() {
     let w = world(Some("c1"));
     let job = job_for(&w, SyncAction::Confirm, 1, vec![]);
     let journal = Arc::new(Journal::default());
-    let outcome = run_job(&deps(w, ok_crm(), journal.clone()), job, 0.5).await.unwrap();
+    let outcome = run_job(&deps(w, ok_crm(), journal.clone()), job, 0.5)
+        .await
+        .unwrap();
     let JobOutcome::Succeeded(report) = outcome else {
         panic!("expected success, got {outcome:?}")
     };
     assert_eq!(report.ghl_calls, 5);
     assert!(report.notes_created && report.task_created && report.contact_updated);
     assert_eq!(report.tags_applied, ["appointment-confirmed"]);
-    assert_eq!(report.custom_fields_updated["appointment_status"], "confirmed");
+    assert_eq!(
+        report.custom_fields_updated["appointment_status"],
+        "confirmed"
+    );
     assert_eq!(*journal.steps.lock().unwrap(), EffectStep::ALL);
     let finished = journal.finished.lock().unwrap();
     assert_eq!(finished.len(), 1);
@@ -235,15 +266,28 @@ async fn a_confirmation_makes_every_planned_call_once_and_journals_each_step() {
 #[tokio::test]
 async fn a_retry_resumes_at_the_first_step_not_done() {
     let w = world(Some("c1"));
-    let job = job_for(&w, SyncAction::Confirm, 2, vec![EffectStep::Note, EffectStep::AddTags]);
+    let job = job_for(
+        &w,
+        SyncAction::Confirm,
+        2,
+        vec![EffectStep::Note, EffectStep::AddTags],
+    );
     let mut crm = MockCrm::new();
     crm.expect_add_note().never();
     crm.expect_add_tags().never();
-    crm.expect_remove_tags().times(1).returning(|_, _, _| Ok(()));
-    crm.expect_update_custom_fields().times(1).returning(|_, _, _| Ok(()));
-    crm.expect_create_task().times(1).returning(|_, _, _| Ok(()));
+    crm.expect_remove_tags()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_update_custom_fields()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_create_task()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
     let journal = Arc::new(Journal::default());
-    let outcome = run_job(&deps(w, crm, journal.clone()), job, 0.5).await.unwrap();
+    let outcome = run_job(&deps(w, crm, journal.clone()), job, 0.5)
+        .await
+        .unwrap();
     let JobOutcome::Succeeded(report) = outcome else {
         panic!("expected success")
     };
@@ -258,8 +302,12 @@ async fn a_lead_without_a_ghl_contact_is_skipped_without_any_call() {
     let w = world(None);
     let job = job_for(&w, SyncAction::Confirm, 1, vec![]);
     let journal = Arc::new(Journal::default());
-    let outcome = run_job(&deps(w, MockCrm::new(), journal.clone()), job, 0.5).await.unwrap();
-    assert!(matches!(&outcome, JobOutcome::Skipped { reason } if reason.contains("No GoHighLevel contact")));
+    let outcome = run_job(&deps(w, MockCrm::new(), journal.clone()), job, 0.5)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&outcome, JobOutcome::Skipped { reason } if reason.contains("No GoHighLevel contact"))
+    );
     assert_eq!(journal.finished.lock().unwrap().len(), 1);
 }
 
@@ -269,12 +317,23 @@ async fn a_transient_failure_is_retried_with_backoff_and_keeps_the_steps_done() 
     let job = job_for(&w, SyncAction::Confirm, 1, vec![]);
     let mut crm = MockCrm::new();
     crm.expect_add_note().times(1).returning(|_, _, _| Ok(()));
-    crm.expect_add_tags()
-        .times(1)
-        .returning(|_, _, _| Err(CrmError::new(ErrorClass::Transient, Some(503), "add tags: 503")));
+    crm.expect_add_tags().times(1).returning(|_, _, _| {
+        Err(CrmError::new(
+            ErrorClass::Transient,
+            Some(503),
+            "add tags: 503",
+        ))
+    });
     let journal = Arc::new(Journal::default());
-    let outcome = run_job(&deps(w, crm, journal.clone()), job, 0.0).await.unwrap();
-    let JobOutcome::RetryAt { at, error, ghl_calls } = outcome else {
+    let outcome = run_job(&deps(w, crm, journal.clone()), job, 0.0)
+        .await
+        .unwrap();
+    let JobOutcome::RetryAt {
+        at,
+        error,
+        ghl_calls,
+    } = outcome
+    else {
         panic!("expected a retry")
     };
     assert_eq!(at, now() + chrono::Duration::minutes(5));
@@ -293,7 +352,9 @@ async fn retry_after_from_ghl_is_honoured_when_longer_than_the_backoff() {
         e.retry_after = Some(std::time::Duration::from_secs(3600));
         Err(e)
     });
-    let outcome = run_job(&deps(w, crm, Arc::new(Journal::default())), job, 0.0).await.unwrap();
+    let outcome = run_job(&deps(w, crm, Arc::new(Journal::default())), job, 0.0)
+        .await
+        .unwrap();
     let JobOutcome::RetryAt { at, .. } = outcome else {
         panic!("expected a retry")
     };
@@ -303,11 +364,18 @@ async fn retry_after_from_ghl_is_honoured_when_longer_than_the_backoff() {
 #[tokio::test]
 async fn the_last_attempt_dead_letters_the_job() {
     let w = world(Some("c1"));
-    let job = job_for(&w, SyncAction::Confirm, RetryPolicy::JOB_DEFAULT.max_attempts, vec![]);
+    let job = job_for(
+        &w,
+        SyncAction::Confirm,
+        RetryPolicy::JOB_DEFAULT.max_attempts,
+        vec![],
+    );
     let mut crm = MockCrm::new();
     crm.expect_add_note()
         .returning(|_, _, _| Err(CrmError::new(ErrorClass::Transient, None, "timeout")));
-    let outcome = run_job(&deps(w, crm, Arc::new(Journal::default())), job, 0.5).await.unwrap();
+    let outcome = run_job(&deps(w, crm, Arc::new(Journal::default())), job, 0.5)
+        .await
+        .unwrap();
     assert!(matches!(outcome, JobOutcome::Dead { .. }), "{outcome:?}");
 }
 
@@ -318,7 +386,9 @@ async fn a_permanent_failure_is_dead_lettered_at_once() {
     let mut crm = MockCrm::new();
     crm.expect_add_note()
         .returning(|_, _, _| Err(CrmError::new(ErrorClass::Auth, Some(401), "invalid token")));
-    let outcome = run_job(&deps(w, crm, Arc::new(Journal::default())), job, 0.5).await.unwrap();
+    let outcome = run_job(&deps(w, crm, Arc::new(Journal::default())), job, 0.5)
+        .await
+        .unwrap();
     let JobOutcome::Dead { error, ghl_calls } = outcome else {
         panic!("expected dead")
     };
@@ -347,6 +417,14 @@ async fn a_job_whose_appointment_vanished_is_dead_lettered() {
     let mut w = world(Some("c1"));
     let job = job_for(&w, SyncAction::Confirm, 1, vec![]);
     w.appointment = None;
-    let outcome = run_job(&deps(w, MockCrm::new(), Arc::new(Journal::default())), job, 0.5).await.unwrap();
-    assert!(matches!(outcome, JobOutcome::Dead { ref error, .. } if error.class == ErrorClass::Permanent));
+    let outcome = run_job(
+        &deps(w, MockCrm::new(), Arc::new(Journal::default())),
+        job,
+        0.5,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(outcome, JobOutcome::Dead { ref error, .. } if error.class == ErrorClass::Permanent)
+    );
 }

@@ -1,0 +1,70 @@
+//! PostgreSQL adapters for the domain's repository and outbox ports. Owns the
+//! migrations (`crates/storage/migrations`, embedded in [`MIGRATOR`]).
+//!
+//! All queries are runtime queries (no checked macros): building never needs a
+//! database.
+//!
+//! Table of contents:
+//! - [`PgStore`]: one handle over a `PgPool` implementing the three ports:
+//!   `LeadRepository` (`leads`), `AppointmentRepository` (`appointments`, with
+//!   the write transactions in `booking`), and `SyncQueue` (`queue`, decoding in
+//!   `jobs`). Sync jobs are written by `outbox`.
+//! - [`pool`]: connecting, migrating, readiness ping, a `LISTEN` helper.
+//! - [`depth`]: queue depth per status, for the worker and the monitor.
+//! - `mapping`: the only place where statuses and other enumerations meet the
+//!   strings stored in the database.
+//! - `error`: sqlx errors mapped to the domain's `RepoError`, without row contents.
+//!
+//! Locks taken (PostgreSQL advisory transaction locks, released at commit):
+//! - `pg_advisory_xact_lock(hashtext(location_id))`: capacity checks of a location
+//!   (booking, rescheduling), so two bookings cannot both pass the check.
+//! - `pg_advisory_xact_lock(1, hashtext(location_id))` (the two-key space, which
+//!   never collides with the one-key space): lead resolution of a location, so
+//!   two bookings of the same new person cannot create two leads.
+
+mod appointments;
+mod booking;
+pub mod depth;
+mod error;
+mod jobs;
+mod leads;
+mod mapping;
+mod outbox;
+pub mod pool;
+mod queue;
+
+use sqlx::migrate::Migrator;
+
+pub use depth::{QueueDepth, queue_depth};
+pub use pool::{StorageError, connect, listener, migrate, ping};
+/// Re-exported so that the binaries need no sqlx dependency of their own.
+pub use sqlx::PgPool;
+pub use sqlx::postgres::PgListener;
+
+/// The schema, embedded at build time.
+pub static MIGRATOR: Migrator = sqlx::migrate!();
+
+/// The `LISTEN`/`NOTIFY` channel on which every new sync job's id is announced
+/// when its transaction commits.
+pub const NOTIFY_CHANNEL: &str = "sync_jobs";
+
+/// How long an idempotency key is honoured after the request that stored it.
+pub const IDEMPOTENCY_TTL: chrono::Duration = chrono::Duration::hours(24);
+
+/// The PostgreSQL implementation of `LeadRepository`, `AppointmentRepository`
+/// and `SyncQueue`. Cheap to clone (the pool is shared); hold it as
+/// `Arc<PgStore>` and hand it out as `Arc<dyn Port>`.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}

@@ -1,0 +1,14 @@
+//! The storage adapters against a real PostgreSQL. Every test gets a fresh
+//! database from `#[sqlx::test]` (DATABASE_URL names the server), migrated with
+//! `storage::MIGRATOR`, so the tests run in parallel and share nothing.
+
+// Test helpers outside `#[test]` functions panic on failure by design.
+#![allow(clippy::unwrap_used)]
+
+mod appointments;
+mod concurrency;
+mod leads;
+mod pool;
+mod queue;
+mod schema;
+mod support;

@@ -335,8 +335,7 @@ impl Stack {
         if status >= 300 {
             bail!("seeding a contact failed: {status} {body}");
         }
-        body.pointer("/id")
-            .or_else(|| body.pointer("/contact/id"))
+        body.pointer("/contact/id")
             .and_then(Value::as_str)
             .map(str::to_owned)
             .context("seeded contact has no id")

@@ -216,14 +216,14 @@ fn walk_through(api: &str, sim: &str, token: &str) -> Result<Vec<Booked>> {
             if status >= 300 {
                 bail!("seeding {name} in ghl-sim failed: {status} {contact}");
             }
-            contact["id"].as_str().map(str::to_owned)
+            contact["contact"]["id"].as_str().map(str::to_owned)
         } else {
             None
         };
         let (start, end) = visit(2 + i as u64, 8);
         let service = ["installation", "maintenance", "repair", "maintenance"][i];
         let mut body = json!({
-            "customer": { "name": name, "email": email, "phone": "+31 6 1234 567" , "address": "Stationsplein 1, Utrecht" },
+            "customer": { "name": name, "email": email, "phone": format!("+31 6 1234 56{i:02}"), "address": "Stationsplein 1, Utrecht" },
             "serviceType": service,
             "startTime": start, "endTime": end,
             "notes": "Booked by cargo xtask demo",
@@ -287,9 +287,10 @@ fn summary(api: &str, sim: &str, token: &str, booked: &[Booked]) -> Result<()> {
             let pending =
                 a["sync"]["status"].is_null() || matches!(status.as_str(), "pending" | "running");
             if !pending {
+                let action = a["sync"]["action"].as_str().unwrap_or_default();
                 println!(
-                    "    {:<14} {} sync {status} ({})",
-                    b.label, b.id, a["sync"]["action"]
+                    "    {:<14} {} last sync ({action}): {status}",
+                    b.label, b.id
                 );
                 break;
             }
@@ -326,7 +327,7 @@ fn summary(api: &str, sim: &str, token: &str, booked: &[Booked]) -> Result<()> {
             println!(
                 "    task:   {} (due {})",
                 task["title"].as_str().unwrap_or_default(),
-                task["dueDate"]
+                task["dueDate"].as_str().unwrap_or_default()
             );
         }
         println!("    fields: {}", state["contact"]["customFields"]);

@@ -148,19 +148,28 @@ async fn resolve(
     let email = customer.email.as_ref().map(Email::as_str);
     let phone = customer.phone.as_ref().map(Phone::as_str);
     let mut found = None;
-    for (column_query, value) in [(BY_EMAIL, email), (BY_PHONE, phone)] {
-        let Some(value) = value else { continue };
-        let row: Option<LeadRow> = sqlx::query_as(column_query)
+    if let Some(email) = email {
+        let row: Option<LeadRow> = sqlx::query_as(BY_EMAIL)
             .bind(location.as_str())
-            .bind(value)
+            .bind(email)
             .bind(contact.is_none())
             .fetch_optional(&mut *conn)
             .await
             .map_err(repo)?;
-        if let Some(lead) = decode(row)? {
-            found = Some(lead);
-            break;
-        }
+        found = decode(row)?;
+    }
+    if found.is_none()
+        && let Some(phone) = phone
+    {
+        let row: Option<LeadRow> = sqlx::query_as(BY_PHONE)
+            .bind(location.as_str())
+            .bind(phone)
+            .bind(contact.is_none())
+            .bind(email)
+            .fetch_optional(&mut *conn)
+            .await
+            .map_err(repo)?;
+        found = decode(row)?;
     }
     match (found, contact) {
         (Some(lead), Some(contact)) if lead.ghl_contact_id.is_none() => {
@@ -171,12 +180,15 @@ async fn resolve(
     }
 }
 
-/// $1 location, $2 value, $3 whether leads linked to a contact may match.
+/// $1 location, $2 email, $3 whether leads linked to a contact may match.
 const BY_EMAIL: &str = "SELECT * FROM leads
      WHERE location_id = $1 AND email = $2 AND ($3 OR ghl_contact_id IS NULL)
      ORDER BY ghl_contact_id IS NULL, created_at, id LIMIT 1";
+/// $1 location, $2 phone, $3 as above, $4 the booking's email: a shared phone
+/// (a household, an office) does not make two people with different emails one lead.
 const BY_PHONE: &str = "SELECT * FROM leads
      WHERE location_id = $1 AND phone = $2 AND ($3 OR ghl_contact_id IS NULL)
+       AND ($4::text IS NULL OR email IS NULL OR email = $4)
      ORDER BY ghl_contact_id IS NULL, created_at, id LIMIT 1";
 
 async fn by_contact(

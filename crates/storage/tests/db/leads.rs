@@ -99,6 +99,31 @@ async fn a_lead_is_found_by_phone_when_no_email_matches(pool: PgPool) {
 }
 
 #[sqlx::test(migrator = "storage::MIGRATOR")]
+async fn people_sharing_a_phone_but_not_an_email_stay_separate_leads(pool: PgPool) {
+    let store = PgStore::new(pool.clone());
+    let anna = store
+        .resolve_for_booking(
+            &location(),
+            &customer(Some("anna@example.nl"), Some("0612345678")),
+            None,
+            now(),
+        )
+        .await
+        .unwrap();
+    let dirk = store
+        .resolve_for_booking(
+            &location(),
+            &customer(Some("dirk@example.nl"), Some("0612345678")),
+            None,
+            now(),
+        )
+        .await
+        .unwrap();
+    assert_ne!(anna.id, dirk.id);
+    assert_eq!(count(&pool, "leads").await, 2);
+}
+
+#[sqlx::test(migrator = "storage::MIGRATOR")]
 async fn a_lead_linked_to_another_contact_is_not_taken_over(pool: PgPool) {
     let store = PgStore::new(pool.clone());
     let person = customer(Some("jan@example.nl"), Some("0612345678"));

@@ -3,6 +3,9 @@
 //! binaries wire them together at start-up. All are `Send + Sync` and held as
 //! `Arc<dyn Port>`.
 
+mod dead_letters;
+pub use dead_letters::*;
+
 use std::time::Duration;
 
 use async_trait::async_trait;

@@ -50,6 +50,9 @@ pub struct ReplayPreview {
 pub trait DeadLetters: Send + Sync {
     async fn list(&self, filter: &DeadJobFilter) -> Result<Vec<DeadJob>, RepoError>;
 
+    /// What `replay` with the same filter would do.
+    async fn preview(&self, filter: &DeadJobFilter) -> Result<ReplayPreview, RepoError>;
+
     /// Makes the matching dead jobs run again (re-planned from the appointment's
     /// current state), with `priority`. Returns how many were replayed.
     async fn replay(&self, filter: &DeadJobFilter, priority: JobPriority)

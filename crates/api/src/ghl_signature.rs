@@ -125,7 +125,9 @@ fn der_tlv(input: &[u8]) -> Option<(u8, &[u8], &[u8])> {
         if n == 0 || n > 3 || rest.len() < n {
             return None;
         }
-        let len = rest[..n].iter().fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
+        let len = rest[..n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | usize::from(*b));
         (len, &rest[n..])
     };
     if rest.len() < len {
@@ -187,7 +189,11 @@ impl SignatureVerifier {
     }
 
     /// Verifies `body` against the request's signature headers.
-    pub fn verify(&self, headers: &HeaderMap, body: &[u8]) -> Result<SignatureKind, SignatureError> {
+    pub fn verify(
+        &self,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<SignatureKind, SignatureError> {
         let header = |name: &str| {
             headers
                 .get(name)
@@ -267,9 +273,11 @@ mod tests {
         let rng = SystemRandom::new();
         let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
         let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
-        let verifier =
-            SignatureVerifier::from_pems(&ed25519_pem(pair.public_key().as_ref()), GHL_RSA_PUBLIC_KEY)
-                .unwrap();
+        let verifier = SignatureVerifier::from_pems(
+            &ed25519_pem(pair.public_key().as_ref()),
+            GHL_RSA_PUBLIC_KEY,
+        )
+        .unwrap();
         let body = br#"{"type":"ContactCreate","id":"c1"}"#;
         let sig = b64(pair.sign(body).as_ref());
         let h = headers(&[(ED25519_HEADER, sig.clone())]);
@@ -288,11 +296,17 @@ mod tests {
     #[test]
     fn missing_na_and_undecodable_signatures_are_refused() {
         let verifier = SignatureVerifier::ghl().unwrap();
-        assert_eq!(verifier.verify(&HeaderMap::new(), b"{}"), Err(SignatureError::Missing));
+        assert_eq!(
+            verifier.verify(&HeaderMap::new(), b"{}"),
+            Err(SignatureError::Missing)
+        );
         let na = headers(&[(ED25519_HEADER, "N/A".into()), (RSA_HEADER, "N/A".into())]);
         assert_eq!(verifier.verify(&na, b"{}"), Err(SignatureError::Missing));
         let junk = headers(&[(ED25519_HEADER, "not base64 !!".into())]);
-        assert_eq!(verifier.verify(&junk, b"{}"), Err(SignatureError::Malformed));
+        assert_eq!(
+            verifier.verify(&junk, b"{}"),
+            Err(SignatureError::Malformed)
+        );
     }
 
     #[test]

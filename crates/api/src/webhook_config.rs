@@ -135,8 +135,9 @@ impl WebhookConfig {
         {
             match env {
                 AppEnv::Production => return Err(WebhookConfigError::ShortWorkflowSecret),
-                AppEnv::Development => warnings
-                    .push("GHL_WORKFLOW_WEBHOOK_SECRET is shorter than 16 bytes".into()),
+                AppEnv::Development => {
+                    warnings.push("GHL_WORKFLOW_WEBHOOK_SECRET is shorter than 16 bytes".into())
+                }
             }
         }
         Ok(WebhookSettings {
@@ -183,10 +184,14 @@ mod tests {
 
     #[test]
     fn defaults_are_ghls_keys_a_five_minute_window_and_no_workflow_path() {
-        if std::env::vars().any(|(k, _)| k.starts_with("GHL_WEBHOOK") || k.starts_with("GHL_WORKFLOW")) {
+        if std::env::vars()
+            .any(|(k, _)| k.starts_with("GHL_WEBHOOK") || k.starts_with("GHL_WORKFLOW"))
+        {
             return; // the environment overrides the defaults
         }
-        let settings = parse(&[]).settings(AppEnv::Production, &mut Vec::new()).unwrap();
+        let settings = parse(&[])
+            .settings(AppEnv::Production, &mut Vec::new())
+            .unwrap();
         assert_eq!(settings.tolerance, Some(Duration::from_secs(300)));
         assert_eq!(settings.max_body_bytes, 256 * 1024);
         assert!(settings.workflow_secret.is_none());

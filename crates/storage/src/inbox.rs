@@ -18,9 +18,9 @@ use domain::appointment::{Appointment, AppointmentStatus};
 use domain::contact::{Address, Email, PersonName, Phone};
 use domain::ids::{GhlContactId, LeadId, LocationId};
 use domain::inbound::{
-    AppointmentDecision, AppointmentEventKind, ContactChange, GhlAppointment, GhlContact,
-    GhlEvent, GhlLeadState, LeadPatch, contact_change, decide_appointment, delete_is_stale,
-    parse_event, parse_workflow,
+    AppointmentDecision, AppointmentEventKind, ContactChange, GhlAppointment, GhlContact, GhlEvent,
+    GhlLeadState, LeadPatch, contact_change, decide_appointment, delete_is_stale, parse_event,
+    parse_workflow,
 };
 use domain::lead::Lifecycle;
 use domain::ports::{InboundOutcome, InboundRecord, Recorded, RepoError, WebhookInbox};
@@ -197,7 +197,9 @@ async fn apply(
         GhlEvent::ContactUpsert { contact, .. } => {
             upsert_contact(conn, location, &contact, false, at).await
         }
-        GhlEvent::ContactTags { contact } => upsert_contact(conn, location, &contact, true, at).await,
+        GhlEvent::ContactTags { contact } => {
+            upsert_contact(conn, location, &contact, true, at).await
+        }
         GhlEvent::ContactDelete { contact_id, .. } => {
             delete_contact(conn, location, &contact_id, at).await
         }
@@ -244,14 +246,12 @@ async fn lead_state(
     for value in binds {
         query = query.bind(*value);
     }
-    let row: Option<LeadStateRow> = query
-        .fetch_optional(&mut *conn)
-        .await
-        .map_err(repo)?;
+    let row: Option<LeadStateRow> = query.fetch_optional(&mut *conn).await.map_err(repo)?;
     row.map(LeadStateRow::into_domain).transpose()
 }
 
-const BY_CONTACT: &str = "SELECT id, name, email, phone, address, ghl_tags, ghl_updated_at FROM leads
+const BY_CONTACT: &str =
+    "SELECT id, name, email, phone, address, ghl_tags, ghl_updated_at FROM leads
      WHERE location_id = $1 AND ghl_contact_id = $2";
 /// Unlinked leads only: a lead linked to another contact is another person.
 const BY_EMAIL: &str = "SELECT id, name, email, phone, address, ghl_tags, ghl_updated_at FROM leads
@@ -277,7 +277,9 @@ async fn upsert_contact(
         .await
         .map_err(repo)?;
     let loc = location.as_str();
-    if let Some(stored) = lead_state(conn, BY_CONTACT, &[Some(loc), Some(contact.id.as_str())]).await? {
+    if let Some(stored) =
+        lead_state(conn, BY_CONTACT, &[Some(loc), Some(contact.id.as_str())]).await?
+    {
         return Ok(match contact_change(&stored, contact, tags_only, at) {
             ContactChange::Stale => InboundOutcome::Stale,
             ContactChange::Unchanged => {
@@ -351,14 +353,12 @@ async fn upsert_contact(
 
 /// Records that the lead's GHL facts are as of `at` (never moving backwards).
 async fn touch(conn: &mut PgConnection, lead: LeadId, at: DateTime<Utc>) -> Result<(), RepoError> {
-    sqlx::query(
-        "UPDATE leads SET ghl_updated_at = GREATEST(ghl_updated_at, $2) WHERE id = $1",
-    )
-    .bind(lead.as_uuid())
-    .bind(at)
-    .execute(&mut *conn)
-    .await
-    .map_err(repo)?;
+    sqlx::query("UPDATE leads SET ghl_updated_at = GREATEST(ghl_updated_at, $2) WHERE id = $1")
+        .bind(lead.as_uuid())
+        .bind(at)
+        .execute(&mut *conn)
+        .await
+        .map_err(repo)?;
     Ok(())
 }
 
@@ -400,12 +400,12 @@ async fn delete_contact(
     contact: &GhlContactId,
     at: DateTime<Utc>,
 ) -> Result<InboundOutcome, RepoError> {
-    let stored =
-        lead_state(
+    let stored = lead_state(
         conn,
         BY_CONTACT,
         &[Some(location.as_str()), Some(contact.as_str())],
-    ).await?;
+    )
+    .await?;
     let Some(stored) = stored else {
         return Ok(InboundOutcome::Ignored("unknown contact".into()));
     };

@@ -29,9 +29,9 @@ use chrono::Utc;
 use domain::LocationId;
 use domain::inbound::{parse_envelope, parse_workflow};
 use domain::ports::{Clock, InboundOutcome, InboundRecord, InboundSource, Recorded, WebhookInbox};
+use hmac::{Hmac, KeyInit, Mac};
 use secrecy::ExposeSecret;
 use serde_json::{Value, json};
-use hmac::{Hmac, KeyInit, Mac};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
@@ -120,13 +120,35 @@ async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, Refuse
 }
 
 fn json_body(bytes: &[u8]) -> Result<Value, Refused> {
-    serde_json::from_slice(bytes).map_err(|e| {
+    let value = serde_json::from_slice(bytes).map_err(|e| {
         Refused::new(
             StatusCode::BAD_REQUEST,
             "malformed_json",
-            format!("the body is not valid JSON (line {}, column {})", e.line(), e.column()),
+            format!(
+                "the body is not valid JSON (line {}, column {})",
+                e.line(),
+                e.column()
+            ),
         )
-    })
+    })?;
+    // PostgreSQL's jsonb cannot hold U+0000; no real GHL event contains one.
+    if contains_nul(&value) {
+        return Err(Refused::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "the body contains a NUL character (\\u0000), which is not accepted",
+        ));
+    }
+    Ok(value)
+}
+
+fn contains_nul(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
+        _ => false,
+    }
 }
 
 fn accepted(status: &'static str, outcome: Option<&InboundOutcome>) -> Response {
@@ -184,11 +206,17 @@ async fn ghl(State(state): State<WebhookState>, headers: HeaderMap, body: Body) 
     }
 }
 
-async fn ghl_inner(state: &WebhookState, headers: &HeaderMap, body: Body) -> Result<Response, Failure> {
+async fn ghl_inner(
+    state: &WebhookState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Response, Failure> {
     let settings = &state.settings;
     let bytes = read_body(body, settings.max_body_bytes).await?;
     if settings.skip_signatures {
-        tracing::warn!("GHL_SKIP_SIGNATURE_VALIDATION=true: accepting a webhook WITHOUT verifying its signature");
+        tracing::warn!(
+            "GHL_SKIP_SIGNATURE_VALIDATION=true: accepting a webhook WITHOUT verifying its signature"
+        );
     } else {
         let kind = settings.verifier.verify(headers, &bytes).map_err(|e| {
             Refused::new(StatusCode::UNAUTHORIZED, "invalid_signature", e.to_string())

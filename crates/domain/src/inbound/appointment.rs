@@ -71,9 +71,9 @@ pub fn command_for(kind: AppointmentEventKind, status: Option<&str>) -> Option<C
         }),
         GhlAppointmentStatus::Showed | GhlAppointmentStatus::Completed => Some(Command::Complete),
         GhlAppointmentStatus::NoShow => Some(Command::NoShow),
-        GhlAppointmentStatus::New | GhlAppointmentStatus::Active | GhlAppointmentStatus::Invalid => {
-            None
-        }
+        GhlAppointmentStatus::New
+        | GhlAppointmentStatus::Active
+        | GhlAppointmentStatus::Invalid => None,
     }
 }
 

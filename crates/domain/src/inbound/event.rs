@@ -46,7 +46,9 @@ pub fn parse_time(value: &Value) -> Option<DateTime<Utc>> {
         Value::String(s) => DateTime::parse_from_rfc3339(s.trim())
             .ok()
             .map(|t| t.with_timezone(&Utc)),
-        Value::Number(n) => n.as_i64().and_then(|ms| Utc.timestamp_millis_opt(ms).single()),
+        Value::Number(n) => n
+            .as_i64()
+            .and_then(|ms| Utc.timestamp_millis_opt(ms).single()),
         _ => None,
     }
 }
@@ -139,7 +141,10 @@ pub enum GhlEvent {
     ContactUpsert { contact: GhlContact, created: bool },
     /// ContactTagUpdate: only the tags are taken from it.
     ContactTags { contact: GhlContact },
-    ContactDelete { contact_id: GhlContactId, date_updated: Option<DateTime<Utc>> },
+    ContactDelete {
+        contact_id: GhlContactId,
+        date_updated: Option<DateTime<Utc>>,
+    },
     Appointment {
         kind: AppointmentEventKind,
         appointment: GhlAppointment,

@@ -41,7 +41,9 @@ fn booked() -> Appointment {
         slot: crate::slot::TimeSlot::new(start, start + Duration::hours(2)).unwrap(),
         notes: None,
     };
-    Appointment::book(new, AppointmentId::new(), now()).unwrap().0
+    Appointment::book(new, AppointmentId::new(), now())
+        .unwrap()
+        .0
 }
 
 fn ghl_appointment(status: &str) -> GhlAppointment {
@@ -78,11 +80,20 @@ fn the_documented_contact_create_example_parses_into_a_contact() {
     let body = sample(CONTACT_CREATE);
     let envelope = parse_envelope(&body).unwrap();
     assert_eq!(envelope.event_type, "ContactCreate");
-    assert_eq!(envelope.webhook_id, None, "the examples carry no envelope id");
-    assert_eq!(envelope.location_id.as_deref(), Some("ve9EPM428h8vShlRW1KT"));
+    assert_eq!(
+        envelope.webhook_id, None,
+        "the examples carry no envelope id"
+    );
+    assert_eq!(
+        envelope.location_id.as_deref(),
+        Some("ve9EPM428h8vShlRW1KT")
+    );
     let contact = contact_of(CONTACT_CREATE);
     assert_eq!(contact.id.as_str(), "nmFmQEsNgz6AVpgLVUJ0");
-    assert_eq!(contact.email, Some(Email::parse("johndeo@gmail.comm").unwrap()));
+    assert_eq!(
+        contact.email,
+        Some(Email::parse("johndeo@gmail.comm").unwrap())
+    );
     assert_eq!(contact.phone, Some(Phone::parse("+919509597501").unwrap()));
     assert_eq!(contact.name, Some(PersonName::parse("John Deo").unwrap()));
     assert_eq!(
@@ -98,14 +109,18 @@ fn the_documented_contact_create_example_parses_into_a_contact() {
 
 #[test]
 fn envelope_fields_are_read_when_present_and_refused_when_malformed() {
-    let body = json!({"type": "ContactUpdate", "webhookId": "w-1", "timestamp": "2030-01-10T09:00:00Z"});
+    let body =
+        json!({"type": "ContactUpdate", "webhookId": "w-1", "timestamp": "2030-01-10T09:00:00Z"});
     let envelope = parse_envelope(&body).unwrap();
     assert_eq!(envelope.webhook_id.as_deref(), Some("w-1"));
     assert_eq!(envelope.timestamp, Some(now()));
     let millis = json!({"type": "X", "timestamp": now().timestamp_millis()});
     assert_eq!(parse_envelope(&millis).unwrap().timestamp, Some(now()));
     assert_eq!(parse_envelope(&json!([1])), Err(EnvelopeError::NotAnObject));
-    assert_eq!(parse_envelope(&json!({"id": "x"})), Err(EnvelopeError::BadType));
+    assert_eq!(
+        parse_envelope(&json!({"id": "x"})),
+        Err(EnvelopeError::BadType)
+    );
     assert_eq!(
         parse_envelope(&json!({"type": "X", "webhookId": 5})),
         Err(EnvelopeError::BadWebhookId)
@@ -152,7 +167,10 @@ fn a_tag_update_changes_only_the_tags() {
         panic!("expected a change")
     };
     assert_eq!(patch.tags, Some(contact.tags.clone()));
-    assert_eq!(patch.email, None, "a tag update does not touch other fields");
+    assert_eq!(
+        patch.email, None,
+        "a tag update does not touch other fields"
+    );
 }
 
 #[test]
@@ -212,10 +230,20 @@ fn ghl_statuses_map_onto_our_transitions_without_an_intent() {
 
 #[test]
 fn a_status_we_already_have_is_unchanged_and_a_forbidden_one_ignored() {
-    let confirmed = booked().apply(crate::appointment::Command::Confirm, now()).unwrap().0;
+    let confirmed = booked()
+        .apply(crate::appointment::Command::Confirm, now())
+        .unwrap()
+        .0;
     let event = ghl_appointment("confirmed");
     assert_eq!(
-        decide_appointment(&confirmed, None, AppointmentEventKind::Update, &event, now(), now()),
+        decide_appointment(
+            &confirmed,
+            None,
+            AppointmentEventKind::Update,
+            &event,
+            now(),
+            now()
+        ),
         AppointmentDecision::Unchanged
     );
     let cancelled = booked()
@@ -223,11 +251,25 @@ fn a_status_we_already_have_is_unchanged_and_a_forbidden_one_ignored() {
         .unwrap()
         .0;
     assert!(matches!(
-        decide_appointment(&cancelled, None, AppointmentEventKind::Update, &event, now(), now()),
+        decide_appointment(
+            &cancelled,
+            None,
+            AppointmentEventKind::Update,
+            &event,
+            now(),
+            now()
+        ),
         AppointmentDecision::Ignored(_)
     ));
     assert!(matches!(
-        decide_appointment(&booked(), None, AppointmentEventKind::Update, &ghl_appointment("new"), now(), now()),
+        decide_appointment(
+            &booked(),
+            None,
+            AppointmentEventKind::Update,
+            &ghl_appointment("new"),
+            now(),
+            now()
+        ),
         AppointmentDecision::Ignored(_)
     ));
 }
@@ -235,9 +277,14 @@ fn a_status_we_already_have_is_unchanged_and_a_forbidden_one_ignored() {
 #[test]
 fn a_deleted_ghl_appointment_cancels_ours_and_stale_events_do_nothing() {
     let event = ghl_appointment("confirmed");
-    let AppointmentDecision::Apply(next) =
-        decide_appointment(&booked(), None, AppointmentEventKind::Delete, &event, now(), now())
-    else {
+    let AppointmentDecision::Apply(next) = decide_appointment(
+        &booked(),
+        None,
+        AppointmentEventKind::Delete,
+        &event,
+        now(),
+        now(),
+    ) else {
         panic!()
     };
     assert_eq!(next.status, AppointmentStatus::Cancelled);
@@ -257,7 +304,8 @@ fn a_deleted_ghl_appointment_cancels_ours_and_stale_events_do_nothing() {
 #[test]
 fn the_documented_appointment_example_parses() {
     let body = sample(APPOINTMENT_UPDATE);
-    let GhlEvent::Appointment { appointment, kind } = parse_event("AppointmentUpdate", &body).unwrap()
+    let GhlEvent::Appointment { appointment, kind } =
+        parse_event("AppointmentUpdate", &body).unwrap()
     else {
         panic!()
     };
@@ -286,7 +334,10 @@ fn a_workflow_body_has_comma_separated_tags_and_custom_fields_by_display_name() 
     let parsed = parse_workflow(&body).unwrap();
     assert_eq!(parsed.contact.id.as_str(), "c-123");
     assert_eq!(parsed.contact.tags, vec!["airco", "vip"]);
-    assert_eq!(parsed.contact.name, Some(PersonName::parse("Jan Jansen").unwrap()));
+    assert_eq!(
+        parsed.contact.name,
+        Some(PersonName::parse("Jan Jansen").unwrap())
+    );
     assert_eq!(parsed.location_id.as_deref(), Some("loc1"));
     assert_eq!(
         parsed.custom_fields,

@@ -54,7 +54,9 @@ fn text<'a>(object: &'a serde_json::Map<String, Value>, key: &str) -> Option<&'a
 }
 
 pub fn parse_workflow(body: &Value) -> Result<WorkflowContact, EventError> {
-    let object = body.as_object().ok_or(EventError::MissingId("contact_id"))?;
+    let object = body
+        .as_object()
+        .ok_or(EventError::MissingId("contact_id"))?;
     let id = text(object, "contact_id")
         .and_then(|s| GhlContactId::parse(s).ok())
         .ok_or(EventError::MissingId("contact_id"))?;

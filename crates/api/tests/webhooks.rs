@@ -42,6 +42,9 @@ const TAG_UPDATE: &str = include_str!("fixtures/ghl/ContactTagUpdate.example.jso
 const APPOINTMENT_UPDATE: &str = include_str!("fixtures/ghl/AppointmentUpdate.example.json");
 const NOTE_CREATE: &str = include_str!("fixtures/ghl/NoteCreate.example.json");
 
+/// Request headers of one test case.
+type Headers = Vec<(&'static str, String)>;
+
 struct Ready;
 #[async_trait::async_trait]
 impl Readiness for Ready {
@@ -283,7 +286,7 @@ async fn forged_tampered_or_unsigned_webhooks_are_401_and_store_nothing(pool: Pg
     let forged = b64(other.sign(body.as_bytes()).as_ref());
     let tampered_sig = b64(h.key.sign(body.as_bytes()).as_ref());
     let tampered = body.replace("John", "Eve");
-    let cases: Vec<(Vec<u8>, Vec<(&str, String)>)> = vec![
+    let cases: Vec<(Vec<u8>, Headers)> = vec![
         (body.clone().into_bytes(), vec![("x-ghl-signature", forged)]),
         (
             tampered.into_bytes(),

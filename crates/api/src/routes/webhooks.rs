@@ -25,7 +25,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use chrono::Utc;
 use domain::LocationId;
 use domain::inbound::{parse_envelope, parse_workflow};
 use domain::ports::{Clock, InboundOutcome, InboundRecord, InboundSource, Recorded, WebhookInbox};
@@ -333,25 +332,41 @@ fn secret_matches(given: &[u8], secret: &[u8]) -> bool {
 /// crash): once now, then every `interval`. Runs until the task is dropped.
 pub async fn retry_unprocessed(state: WebhookState, interval: Duration) {
     loop {
-        match state.inbox.unprocessed(100).await {
-            Ok(ids) => {
-                for id in ids {
-                    match state.inbox.process(id, &state.location, Utc::now()).await {
-                        Ok(Some(outcome)) => tracing::info!(
-                            webhook.id = %id,
-                            webhook.outcome = outcome.as_str(),
-                            "stored webhook applied"
-                        ),
-                        Ok(None) => {}
-                        Err(e) => {
-                            tracing::warn!(webhook.id = %id, error = %e, "stored webhook still not applied");
-                            break;
-                        }
-                    }
-                }
-            }
-            Err(e) => tracing::warn!(error = %e, "cannot list unprocessed webhooks"),
-        }
+        retry_once(&state).await;
         tokio::time::sleep(interval).await;
     }
+}
+
+/// One pass over the unprocessed events (at most 100); how many were applied.
+pub async fn retry_once(state: &WebhookState) -> usize {
+    let ids = match state.inbox.unprocessed(100).await {
+        Ok(ids) => ids,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list unprocessed webhooks");
+            return 0;
+        }
+    };
+    let mut applied = 0;
+    for id in ids {
+        match state
+            .inbox
+            .process(id, &state.location, state.clock.now())
+            .await
+        {
+            Ok(Some(outcome)) => {
+                applied += 1;
+                tracing::info!(
+                    webhook.id = %id,
+                    webhook.outcome = outcome.as_str(),
+                    "stored webhook applied"
+                );
+            }
+            Ok(None) => {}
+            // One event that cannot be applied does not hold up the others.
+            Err(e) => {
+                tracing::warn!(webhook.id = %id, error = %e, "stored webhook still not applied")
+            }
+        }
+    }
+    applied
 }

@@ -161,5 +161,13 @@ async fn an_appointment_confirmed_in_ghl_is_confirmed_here_without_bouncing_back
         "ghl-sim received calls after the GHL-side confirmation: {:?}",
         after.get(before.len()..)
     );
+    // The api logged what happened by id and outcome, never the person.
+    let logs = stack.api.logs();
+    assert!(logs.contains("webhook applied"), "{logs}");
+    assert!(logs.contains("e2e-appointment-confirmed") || logs.contains("AppointmentUpdate"));
+    assert!(
+        !logs.contains("jan@example.com"),
+        "personal data in the api log"
+    );
     stack.stop().await
 }

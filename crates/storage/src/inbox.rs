@@ -195,13 +195,13 @@ async fn apply(
         .unwrap_or(row.received_at);
     match event {
         GhlEvent::ContactUpsert { contact, .. } => {
-            upsert_contact(conn, location, &contact, false, at).await
+            upsert_contact(conn, location, &contact, false, at, now).await
         }
         GhlEvent::ContactTags { contact } => {
-            upsert_contact(conn, location, &contact, true, at).await
+            upsert_contact(conn, location, &contact, true, at, now).await
         }
         GhlEvent::ContactDelete { contact_id, .. } => {
-            delete_contact(conn, location, &contact_id, at).await
+            delete_contact(conn, location, &contact_id, at, now).await
         }
         GhlEvent::Appointment { kind, appointment } => {
             apply_appointment(conn, location, kind, &appointment, at, now).await
@@ -270,6 +270,7 @@ async fn upsert_contact(
     contact: &GhlContact,
     tags_only: bool,
     at: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> Result<InboundOutcome, RepoError> {
     sqlx::query("SELECT pg_advisory_xact_lock(1, hashtext($1))")
         .bind(location.as_str())
@@ -287,7 +288,7 @@ async fn upsert_contact(
                 InboundOutcome::Unchanged
             }
             ContactChange::Apply(patch) => {
-                write_patch(conn, stored.lead_id, &patch, None, at).await?;
+                write_patch(conn, stored.lead_id, &patch, None, at, now).await?;
                 InboundOutcome::Applied
             }
         });
@@ -323,10 +324,9 @@ async fn upsert_contact(
             ContactChange::Apply(patch) => patch,
             ContactChange::Stale | ContactChange::Unchanged => LeadPatch::default(),
         };
-        write_patch(conn, stored.lead_id, &patch, Some(&contact.id), at).await?;
+        write_patch(conn, stored.lead_id, &patch, Some(&contact.id), at, now).await?;
         return Ok(InboundOutcome::LinkedLead);
     }
-    let now = Utc::now();
     sqlx::query(
         "INSERT INTO leads
              (id, location_id, ghl_contact_id, name, email, phone, address, source, lifecycle,
@@ -368,6 +368,7 @@ async fn write_patch(
     patch: &LeadPatch,
     link: Option<&GhlContactId>,
     at: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> Result<(), RepoError> {
     sqlx::query(
         "UPDATE leads
@@ -387,7 +388,7 @@ async fn write_patch(
     .bind(patch.tags.as_ref())
     .bind(link.map(GhlContactId::as_str))
     .bind(at)
-    .bind(Utc::now())
+    .bind(now)
     .execute(&mut *conn)
     .await
     .map_err(repo)?;
@@ -399,6 +400,7 @@ async fn delete_contact(
     location: &LocationId,
     contact: &GhlContactId,
     at: DateTime<Utc>,
+    now: DateTime<Utc>,
 ) -> Result<InboundOutcome, RepoError> {
     let stored = lead_state(
         conn,
@@ -421,7 +423,7 @@ async fn delete_contact(
     .bind(stored.lead_id.as_uuid())
     .bind(contact.as_str())
     .bind(at)
-    .bind(Utc::now())
+    .bind(now)
     .execute(&mut *conn)
     .await
     .map_err(repo)?;

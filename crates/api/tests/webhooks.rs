@@ -78,6 +78,10 @@ fn harness(pool: PgPool) -> Harness {
 }
 
 fn harness_with(pool: PgPool, skip_signatures: bool) -> Harness {
+    harness_configured(pool, skip_signatures, 16 * 1024)
+}
+
+fn harness_configured(pool: PgPool, skip_signatures: bool, max_body_bytes: usize) -> Harness {
     let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
     let key = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap();
     let pem = ed25519_pem(key.public_key().as_ref());
@@ -102,6 +106,7 @@ fn harness_with(pool: PgPool, skip_signatures: bool) -> Harness {
         clock: Arc::new(SystemClock),
         settings: Arc::new(WebhookSettings {
             skip_signatures,
+            max_body_bytes,
             ..settings(&pem, Some(WORKFLOW_SECRET))
         }),
     };
@@ -392,6 +397,27 @@ async fn bad_bodies_are_4xx_with_json_errors_and_unknown_types_are_stored(pool: 
     let broken = json!({"type": "ContactUpdate", "webhookId": "wh-broken", "locationId": LOCATION})
         .to_string();
     assert_eq!(h.deliver(&broken).await.1["outcome"], "invalid");
+}
+
+#[sqlx::test(migrator = "storage::MIGRATOR")]
+async fn the_webhook_limit_replaces_the_apis_smaller_body_limit(pool: PgPool) {
+    let h = harness_configured(pool, false, 256 * 1024);
+    let padding = "x".repeat(100 * 1024); // over the API's 64 KiB, under 256 KiB
+    let body = event(
+        NOTE_CREATE,
+        "NoteCreate",
+        Some("wh-big"),
+        json!({ "body": padding }),
+    );
+    let (status, answer) = h.deliver(&body).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    let too_big = event(
+        NOTE_CREATE,
+        "NoteCreate",
+        Some("wh-too-big"),
+        json!({ "body": "x".repeat(300 * 1024) }),
+    );
+    assert_eq!(h.deliver(&too_big).await.0, StatusCode::PAYLOAD_TOO_LARGE);
 }
 
 #[sqlx::test(migrator = "storage::MIGRATOR")]

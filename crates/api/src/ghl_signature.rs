@@ -94,6 +94,8 @@ impl std::fmt::Debug for SignatureVerifier {
 }
 
 fn pem_der(pem: &str, what: &'static str) -> Result<(String, Vec<u8>), KeyError> {
+    // Environment variables often carry a PEM on one line with literal `\n`s.
+    let pem = pem.replace("\\n", "\n");
     let pem = pem.trim();
     let label = pem
         .lines()
@@ -306,6 +308,17 @@ mod tests {
         assert_eq!(
             verifier.verify(&junk, b"{}"),
             Err(SignatureError::Malformed)
+        );
+    }
+
+    #[test]
+    fn a_pem_on_one_line_with_escaped_newlines_is_accepted() {
+        let one_line = GHL_ED25519_PUBLIC_KEY.replace('\n', "\\n");
+        assert!(!one_line.contains('\n'));
+        let verifier = SignatureVerifier::from_pems(&one_line, GHL_RSA_PUBLIC_KEY).unwrap();
+        assert_eq!(
+            verifier.ed25519_key(),
+            SignatureVerifier::ghl().unwrap().ed25519_key()
         );
     }
 

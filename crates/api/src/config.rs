@@ -127,6 +127,9 @@ pub struct Config {
         global = true
     )]
     pub shutdown_grace_seconds: u64,
+
+    #[command(flatten)]
+    pub webhooks: crate::webhook_config::WebhookConfig,
 }
 
 fn parse_tz(s: &str) -> Result<Tz, String> {
@@ -311,6 +314,14 @@ mod tests {
             "BOOKING_SLOT_MINUTES",
             "BOOKING_CAPACITY",
             "SHUTDOWN_GRACE_SECONDS",
+            "GHL_WEBHOOK_ED25519_PUBLIC_KEY",
+            "GHL_WEBHOOK_RSA_PUBLIC_KEY",
+            "GHL_SKIP_SIGNATURE_VALIDATION",
+            "GHL_WEBHOOK_TOLERANCE_SECONDS",
+            "GHL_WEBHOOK_MAX_BODY_BYTES",
+            "GHL_WORKFLOW_WEBHOOK_SECRET",
+            "GHL_WORKFLOW_DEDUP_SECONDS",
+            "WEBHOOK_RETRY_INTERVAL_SECONDS",
         ] {
             assert!(help.contains(var), "--help does not mention {var}");
         }

@@ -10,14 +10,18 @@
 //! - [`dto`]: request and response bodies (camelCase, as in the seed).
 //! - [`routes`]: the handlers and the router.
 //! - [`telemetry`]: tracing set-up and the request span.
+//! - [`ghl_signature`]: GHL webhook signatures (Ed25519, legacy RSA) over the raw body.
+//! - [`webhook_config`]: the webhook endpoints' settings; handlers in `routes::webhooks`.
 
 pub mod auth;
 pub mod config;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod ghl_signature;
 pub mod routes;
 pub mod telemetry;
+pub mod webhook_config;
 
 use std::sync::Arc;
 

@@ -53,8 +53,12 @@ fn main() -> ExitCode {
 async fn run(config: Config) -> anyhow::Result<()> {
     let stop_signal = shutdown_signal().context("installing signal handlers")?;
     let settings = config.settings()?;
+    let mut webhook_warnings = Vec::new();
+    let webhook_settings = config
+        .webhooks
+        .settings(config.app_env, &mut webhook_warnings)?;
     telemetry::init(config.log_format());
-    for warning in &settings.warnings {
+    for warning in settings.warnings.iter().chain(&webhook_warnings) {
         tracing::warn!("{warning}");
     }
 
@@ -65,6 +69,18 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .context("migrating the database")?;
     let store = Arc::new(PgStore::new(pool.clone()));
+    let webhooks = routes::webhooks::WebhookState {
+        inbox: store.clone(),
+        location: settings.location.clone(),
+        clock: Arc::new(SystemClock),
+        settings: Arc::new(webhook_settings),
+    };
+    // Stored but unapplied webhook events (a failure after storing, a crash)
+    // are applied at start-up and then periodically.
+    let retry = tokio::spawn(routes::webhooks::retry_unprocessed(
+        webhooks.clone(),
+        webhooks.settings.retry_interval,
+    ));
 
     let app = App {
         booking: BookingService {
@@ -79,7 +95,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         jwt: auth::JwtVerifier::new(settings.jwt_secret),
         readiness: Arc::new(DbReadiness(pool.clone())),
     };
-    let router = routes::router(AppState(Arc::new(app)));
+    let router = routes::router_with(AppState(Arc::new(app)), routes::webhooks::routes(webhooks));
 
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -108,6 +124,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     .await;
+    retry.abort();
     pool.close().await;
     match outcome {
         Ok(Ok(())) => {

@@ -3,6 +3,7 @@
 mod appointments;
 mod health;
 mod leads;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -21,6 +22,12 @@ use crate::telemetry;
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The router with `extra` routes (the webhook endpoints, which are not behind
+/// the JWT and read their bodies themselves) under the same layers.
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let protected = Router::new()
         .route("/api/appointments", post(appointments::create))
         .route(
@@ -55,6 +62,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(protected)
         .merge(open)
+        .merge(extra)
         .fallback(|| async { ApiError::NotFound("route") })
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(

@@ -15,12 +15,14 @@
 //! - [`plan`]: planning the GHL effects of an intent (notes, tags, fields, tasks).
 //! - [`job`]: sync jobs, their statuses, outcomes and error classes.
 //! - [`retry`]: the retry policy (exponential backoff with jitter).
+//! - [`inbound`]: GHL → booking: webhook events parsed, and how they change leads and appointments.
 //! - [`ports`]: traits the adapters implement.
 //! - [`service`]: use cases (booking, status changes, running one sync job).
 
 pub mod appointment;
 pub mod contact;
 pub mod ids;
+pub mod inbound;
 pub mod intent;
 pub mod job;
 pub mod lead;

@@ -9,6 +9,7 @@
 //!   `LeadRepository` (`leads`), `AppointmentRepository` (`appointments`, with
 //!   the write transactions in `booking`), and `SyncQueue` (`queue`, decoding in
 //!   `jobs`). Sync jobs are written by `outbox`.
+//! - `inbox`: `WebhookInbox`, the GHL webhook inbox and the inbound rules' writes.
 //! - [`pool`]: connecting, migrating, readiness ping, a `LISTEN` helper.
 //! - [`depth`]: queue depth per status, for the worker and the monitor.
 //! - `mapping`: the only place where statuses and other enumerations meet the
@@ -26,6 +27,7 @@ mod appointments;
 mod booking;
 pub mod depth;
 mod error;
+mod inbox;
 mod jobs;
 mod leads;
 mod mapping;

@@ -16,6 +16,7 @@
 //! - [`job`]: sync jobs, their statuses, outcomes and error classes.
 //! - [`retry`]: the retry policy (exponential backoff with jitter).
 //! - [`ports`]: traits the adapters implement.
+//! - [`replay`]: re-planning a dead-lettered job from the appointment's current state.
 //! - [`service`]: use cases (booking, status changes, running one sync job).
 
 pub mod appointment;
@@ -26,6 +27,7 @@ pub mod job;
 pub mod lead;
 pub mod plan;
 pub mod ports;
+pub mod replay;
 pub mod retry;
 pub mod service;
 pub mod slot;

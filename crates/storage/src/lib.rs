@@ -9,6 +9,7 @@
 //!   `LeadRepository` (`leads`), `AppointmentRepository` (`appointments`, with
 //!   the write transactions in `booking`), and `SyncQueue` (`queue`, decoding in
 //!   `jobs`). Sync jobs are written by `outbox`.
+//! - `dead_letters`: `DeadLetters` (list, preview, replay, discard dead jobs).
 //! - [`pool`]: connecting, migrating, readiness ping, a `LISTEN` helper.
 //! - [`depth`]: queue depth per status, for the worker and the monitor.
 //! - `mapping`: the only place where statuses and other enumerations meet the
@@ -24,6 +25,7 @@
 
 mod appointments;
 mod booking;
+mod dead_letters;
 pub mod depth;
 mod error;
 mod jobs;

@@ -35,6 +35,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the worker until SIGTERM/SIGINT (the default).
     Run,
+    /// Inspect, retry and discard dead-lettered sync jobs.
+    #[command(subcommand)]
+    Dlq(crate::dlq::DlqCommand),
 }
 
 #[derive(Debug, Args)]

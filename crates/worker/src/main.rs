@@ -29,6 +29,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command.unwrap_or(Command::Run) {
         Command::Run => runtime.block_on(run(cli.config)),
+        Command::Dlq(command) => runtime.block_on(worker::dlq::run(cli.config, command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

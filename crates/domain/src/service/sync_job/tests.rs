@@ -429,3 +429,40 @@ async fn a_job_whose_appointment_vanished_is_dead_lettered() {
         matches!(outcome, JobOutcome::Dead { ref error, .. } if error.class == ErrorClass::Permanent)
     );
 }
+
+#[tokio::test]
+async fn a_replayed_old_confirm_writes_the_cancelled_state_and_no_stale_task() {
+    let mut w = world(Some("c1"));
+    let mut job = job_for(&w, SyncAction::Confirm, 1, vec![EffectStep::Note]);
+    job.replay = true;
+    // Meanwhile the appointment was cancelled (a later job already synced that).
+    let appointment = w.appointment.take().unwrap();
+    let (confirmed, _) = appointment.confirm(now()).unwrap();
+    let (cancelled, _) = confirmed.cancel(None, now()).unwrap();
+    w.appointment = Some(cancelled);
+
+    let mut crm = MockCrm::new();
+    crm.expect_add_note().never();
+    crm.expect_add_tags()
+        .withf(|_, _, tags| tags == ["appointment-cancelled"])
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_remove_tags()
+        .withf(|_, _, tags| tags.contains(&"appointment-confirmed".to_owned()))
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_update_custom_fields()
+        .withf(|_, _, fields| {
+            fields
+                .iter()
+                .any(|f| f.key == "appointment_status" && f.value == "cancelled")
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_create_task().never();
+    let journal = Arc::new(Journal::default());
+    let outcome = run_job(&deps(w, crm, journal.clone()), job, 0.5)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, JobOutcome::Succeeded(ref r) if r.ghl_calls == 3), "{outcome:?}");
+}

@@ -161,6 +161,9 @@ pub struct SyncJob {
     /// Attempts started so far, this one included once claimed.
     pub attempts: u32,
     pub completed_steps: Vec<EffectStep>,
+    /// Notes and tasks whose call was started by some attempt (journaled before
+    /// the call): not journaled as done means the outcome is unknown.
+    pub attempted_steps: Vec<EffectStep>,
     /// Replayed from the dead-letter queue: tags and fields are planned from the
     /// appointment's current state (`crate::replay`).
     pub replay: bool,
@@ -190,6 +193,12 @@ pub struct SyncReport {
     pub custom_fields_updated: std::collections::BTreeMap<String, String>,
     /// GHL calls made by this attempt.
     pub ghl_calls: u32,
+    /// Notes and tasks of unknown outcome looked up in GHL by this attempt.
+    #[serde(skip)]
+    pub in_doubt_lookups: u32,
+    /// Of those, how many were found done (and so not written again).
+    #[serde(skip)]
+    pub in_doubt_found: u32,
 }
 
 /// How one attempt of a job ended.

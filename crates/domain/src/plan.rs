@@ -43,6 +43,13 @@ impl EffectStep {
     pub fn parse(s: &str) -> Option<Self> {
         EffectStep::ALL.into_iter().find(|x| x.as_str() == s)
     }
+
+    /// Whether doing the step twice leaves a duplicate in GHL (notes and tasks
+    /// are created; tags and fields are set). Such steps carry a reference
+    /// marker and are looked up before a retry writes them again.
+    pub fn creates_a_record(&self) -> bool {
+        matches!(self, EffectStep::Note | EffectStep::Task)
+    }
 }
 
 impl fmt::Display for EffectStep {

@@ -17,6 +17,8 @@ use crate::fields::{FieldCache, FieldIndex, missing_fields_error};
 use crate::operation::Operation;
 use crate::transport::{Call, Transport};
 
+mod lookup;
+
 /// Talks to GHL for every location its token may access. Cheap to share (`Arc`); holds
 /// one connection pool and the custom-field ids of each location it has seen.
 pub struct GhlClient {
@@ -223,6 +225,26 @@ impl CrmGateway for GhlClient {
         )
         .with_json(&body)?;
         self.transport.send(&call).await.map(drop)
+    }
+
+    /// `GET /contacts/{contactId}/notes`, matched on the marker (`client/lookup.rs`).
+    async fn find_note(
+        &self,
+        location: &LocationId,
+        contact: &GhlContactId,
+        marker: &str,
+    ) -> Result<Option<String>, CrmError> {
+        self.note_with_marker(location, contact, marker).await
+    }
+
+    /// `GET /contacts/{contactId}/tasks`, matched on the marker (`client/lookup.rs`).
+    async fn find_task(
+        &self,
+        location: &LocationId,
+        contact: &GhlContactId,
+        marker: &str,
+    ) -> Result<Option<String>, CrmError> {
+        self.task_with_marker(location, contact, marker).await
     }
 
     async fn get_contact(

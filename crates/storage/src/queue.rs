@@ -74,7 +74,7 @@ SET status = $2,
 FROM candidates
 WHERE j.id = candidates.id
 RETURNING j.id, j.seq, j.appointment_id, j.location_id, j.action, j.payload, j.status, j.priority,
-          j.attempts, j.completed_steps, j.replays, j.lease_token, j.locked_until, j.traceparent, j.created_at";
+          j.attempts, j.completed_steps, j.attempted_steps, j.replays, j.lease_token, j.locked_until, j.traceparent, j.created_at";
 
 impl PgStore {
     async fn claim_once(
@@ -241,6 +241,29 @@ impl SyncQueue for PgStore {
         .map_err(repo)?;
         tx.commit().await.map_err(repo)?;
         Ok(())
+    }
+
+    async fn step_attempted(
+        &self,
+        job: SyncJobId,
+        lease: Lease,
+        step: EffectStep,
+    ) -> Result<(), LeaseError> {
+        let done = sqlx::query(
+            "UPDATE sync_jobs
+             SET attempted_steps = CASE WHEN $3 = ANY(attempted_steps) THEN attempted_steps
+                                        ELSE array_append(attempted_steps, $3) END,
+                 updated_at = now()
+             WHERE id = $1 AND lease_token = $2 AND status = $4",
+        )
+        .bind(job.as_uuid())
+        .bind(lease.token)
+        .bind(mapping::step(step))
+        .bind(mapping::job_status(JobStatus::Running))
+        .execute(&self.pool)
+        .await
+        .map_err(repo)?;
+        held(done.rows_affected())
     }
 
     async fn release(&self, job: SyncJobId, lease: Lease) -> Result<(), LeaseError> {

@@ -155,6 +155,8 @@ async fn run_one(deps: Arc<SyncDeps>, job: SyncJob) {
                 ghl.calls = report.ghl_calls,
                 note = report.notes_created,
                 task = report.task_created,
+                in_doubt.lookups = report.in_doubt_lookups,
+                in_doubt.found = report.in_doubt_found,
                 "job succeeded"
             ),
             Ok(JobOutcome::Skipped { reason }) => tracing::info!(reason = %reason, "job skipped"),

@@ -7,7 +7,7 @@ use chrono::Duration;
 
 use crate::ids::GhlContactId;
 use crate::job::{CrmError, ErrorClass, JobOutcome, SyncJob, SyncReport};
-use crate::plan::{EffectPlan, EffectSettings, EffectStep, plan_effects};
+use crate::plan::{EffectPlan, EffectSettings, EffectStep, plan_effects, reference_marker};
 use crate::ports::{
     AppointmentRepository, AttemptLog, Clock, CrmGateway, LeadRepository, LeaseError, SyncQueue,
 };
@@ -122,13 +122,32 @@ async fn execute(deps: &SyncDeps, job: &SyncJob, calls: &mut u32) -> Result<JobO
         plan_effects(job.id, job.action, &job.payload, &deps.settings, now)
     };
     let mut report = SyncReport::default();
+    let lease = job.lease.ok_or(LeaseError::Lost)?;
     for step in plan.steps() {
         if !job.completed_steps.contains(&step) {
-            *calls += 1;
-            call_step(deps, job, &contact, &plan, step)
-                .await
-                .map_err(Failure::Crm)?;
-            let lease = job.lease.ok_or(LeaseError::Lost)?;
+            let mut done = false;
+            if step.creates_a_record() {
+                if job.attempted_steps.contains(&step) {
+                    // An earlier attempt started this call and never journaled
+                    // it: it may have reached GHL. Look before writing again.
+                    *calls += 1;
+                    report.in_doubt_lookups += 1;
+                    done = find_done(deps, job, &contact, step)
+                        .await
+                        .map_err(Failure::Crm)?;
+                    if done {
+                        report.in_doubt_found += 1;
+                    }
+                } else {
+                    deps.queue.step_attempted(job.id, lease, step).await?;
+                }
+            }
+            if !done {
+                *calls += 1;
+                call_step(deps, job, &contact, &plan, step)
+                    .await
+                    .map_err(Failure::Crm)?;
+            }
             deps.queue.step_done(job.id, lease, step).await?;
         }
         record(&mut report, &plan, step);
@@ -162,6 +181,30 @@ async fn call_step(
             None => Ok(()),
         },
     }
+}
+
+/// Whether the note or task of `step` is already in GHL (found by its marker).
+async fn find_done(
+    deps: &SyncDeps,
+    job: &SyncJob,
+    contact: &GhlContactId,
+    step: EffectStep,
+) -> Result<bool, CrmError> {
+    let marker = reference_marker(job.id, step);
+    let found = match step {
+        EffectStep::Note => {
+            deps.crm
+                .find_note(&job.location_id, contact, &marker)
+                .await?
+        }
+        EffectStep::Task => {
+            deps.crm
+                .find_task(&job.location_id, contact, &marker)
+                .await?
+        }
+        _ => None,
+    };
+    Ok(found.is_some())
 }
 
 fn record(report: &mut SyncReport, plan: &EffectPlan, step: EffectStep) {

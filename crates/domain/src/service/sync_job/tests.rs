@@ -30,6 +30,8 @@ mock! {
         async fn update_custom_fields(&self, location: &LocationId, contact: &GhlContactId, fields: &[FieldValue]) -> Result<(), CrmError>;
         async fn create_task(&self, location: &LocationId, contact: &GhlContactId, task: &TaskEffect) -> Result<(), CrmError>;
         async fn get_contact(&self, location: &LocationId, contact: &GhlContactId) -> Result<CrmContact, CrmError>;
+        async fn find_note(&self, location: &LocationId, contact: &GhlContactId, marker: &str) -> Result<Option<String>, CrmError>;
+        async fn find_task(&self, location: &LocationId, contact: &GhlContactId, marker: &str) -> Result<Option<String>, CrmError>;
     }
 }
 
@@ -100,6 +102,7 @@ impl LeadRepository for World {
 #[derive(Default)]
 struct Journal {
     steps: Mutex<Vec<EffectStep>>,
+    attempted: Mutex<Vec<EffectStep>>,
     finished: Mutex<Vec<(JobOutcome, AttemptLog)>>,
     lost: bool,
 }
@@ -135,6 +138,19 @@ impl SyncQueue for Journal {
             .lock()
             .unwrap()
             .push((outcome.clone(), attempt.clone()));
+        Ok(())
+    }
+    async fn step_attempted(
+        &self,
+        _: SyncJobId,
+        _: Lease,
+        step: EffectStep,
+    ) -> Result<(), LeaseError> {
+        assert!(
+            !self.steps.lock().unwrap().contains(&step),
+            "attempted is recorded before the step is done"
+        );
+        self.attempted.lock().unwrap().push(step);
         Ok(())
     }
     async fn release(&self, _: SyncJobId, _: Lease) -> Result<(), LeaseError> {
@@ -201,6 +217,7 @@ fn job_for(world: &World, action: SyncAction, attempts: u32, done: Vec<EffectSte
         priority: JobPriority::Live,
         attempts,
         completed_steps: done,
+        attempted_steps: vec![],
         replay: false,
         lease: Some(Lease {
             token: uuid::Uuid::new_v4(),
@@ -464,5 +481,116 @@ async fn a_replayed_old_confirm_writes_the_cancelled_state_and_no_stale_task() {
     let outcome = run_job(&deps(w, crm, journal.clone()), job, 0.5)
         .await
         .unwrap();
-    assert!(matches!(outcome, JobOutcome::Succeeded(ref r) if r.ghl_calls == 3), "{outcome:?}");
+    assert!(
+        matches!(outcome, JobOutcome::Succeeded(ref r) if r.ghl_calls == 3),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn notes_and_tasks_are_marked_attempted_before_their_call_on_a_first_attempt() {
+    let w = world(Some("c1"));
+    let job = job_for(&w, SyncAction::Confirm, 1, vec![]);
+    let journal = Arc::new(Journal::default());
+    let mut crm = ok_crm();
+    crm.expect_find_note().never();
+    crm.expect_find_task().never();
+    run_job(&deps(w, crm, journal.clone()), job, 0.5)
+        .await
+        .unwrap();
+    assert_eq!(
+        *journal.attempted.lock().unwrap(),
+        [EffectStep::Note, EffectStep::Task]
+    );
+}
+
+#[tokio::test]
+async fn an_attempted_note_found_in_ghl_is_not_written_again() {
+    let w = world(Some("c1"));
+    let mut job = job_for(&w, SyncAction::Confirm, 2, vec![]);
+    job.attempted_steps = vec![EffectStep::Note];
+    let marker = crate::plan::reference_marker(job.id, EffectStep::Note);
+    let mut crm = MockCrm::new();
+    crm.expect_find_note()
+        .withf(move |_, contact, m| contact.as_str() == "c1" && m == marker)
+        .times(1)
+        .returning(|_, _, _| Ok(Some("note-1".into())));
+    crm.expect_add_note().never();
+    crm.expect_find_task().never();
+    crm.expect_add_tags().times(1).returning(|_, _, _| Ok(()));
+    crm.expect_remove_tags()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_update_custom_fields()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_create_task()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let journal = Arc::new(Journal::default());
+    let outcome = run_job(&deps(w, crm, journal.clone()), job, 0.5)
+        .await
+        .unwrap();
+    let JobOutcome::Succeeded(report) = outcome else {
+        panic!("expected success, got {outcome:?}")
+    };
+    assert_eq!((report.in_doubt_lookups, report.in_doubt_found), (1, 1));
+    assert_eq!(report.ghl_calls, 5, "a lookup instead of the note");
+    assert_eq!(*journal.steps.lock().unwrap(), EffectStep::ALL);
+    assert_eq!(*journal.attempted.lock().unwrap(), [EffectStep::Task]);
+}
+
+#[tokio::test]
+async fn an_attempted_task_not_found_in_ghl_is_written_once() {
+    let w = world(Some("c1"));
+    let mut job = job_for(
+        &w,
+        SyncAction::Confirm,
+        3,
+        vec![
+            EffectStep::Note,
+            EffectStep::AddTags,
+            EffectStep::RemoveTags,
+            EffectStep::CustomFields,
+        ],
+    );
+    job.attempted_steps = vec![EffectStep::Note, EffectStep::Task];
+    let mut crm = MockCrm::new();
+    crm.expect_find_task()
+        .times(1)
+        .returning(|_, _, _| Ok(None));
+    crm.expect_create_task()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let journal = Arc::new(Journal::default());
+    let outcome = run_job(&deps(w, crm, journal.clone()), job, 0.5)
+        .await
+        .unwrap();
+    let JobOutcome::Succeeded(report) = outcome else {
+        panic!("expected success, got {outcome:?}")
+    };
+    assert_eq!((report.in_doubt_lookups, report.in_doubt_found), (1, 0));
+    assert_eq!(*journal.steps.lock().unwrap(), [EffectStep::Task]);
+}
+
+#[tokio::test]
+async fn a_failed_lookup_is_retried_like_any_transient_failure() {
+    let w = world(Some("c1"));
+    let mut job = job_for(&w, SyncAction::Confirm, 1, vec![]);
+    job.attempted_steps = vec![EffectStep::Note];
+    let mut crm = MockCrm::new();
+    crm.expect_find_note().times(1).returning(|_, _, _| {
+        Err(CrmError::new(
+            ErrorClass::Transient,
+            Some(502),
+            "GHL answered 502",
+        ))
+    });
+    crm.expect_add_note().never();
+    let journal = Arc::new(Journal::default());
+    let outcome = run_job(&deps(w, crm, journal.clone()), job, 0.5)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, JobOutcome::RetryAt { .. }), "{outcome:?}");
+    assert!(journal.steps.lock().unwrap().is_empty());
 }

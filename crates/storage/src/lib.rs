@@ -11,6 +11,7 @@
 //!   `jobs`). Sync jobs are written by `outbox`.
 //! - `dead_letters`: `DeadLetters` (list, preview, replay, discard dead jobs).
 //! - [`pool`]: connecting, migrating, readiness ping, a `LISTEN` helper.
+//! - [`retention`]: pruning old succeeded and skipped jobs and their attempts.
 //! - [`depth`]: queue depth per status, for the worker and the monitor.
 //! - `mapping`: the only place where statuses and other enumerations meet the
 //!   strings stored in the database.
@@ -34,11 +35,13 @@ mod mapping;
 mod outbox;
 pub mod pool;
 mod queue;
+pub mod retention;
 
 use sqlx::migrate::Migrator;
 
 pub use depth::{QueueDepth, queue_depth};
 pub use pool::{StorageError, connect, listener, migrate, ping};
+pub use retention::{Pruned, prune_finished};
 /// Re-exported so that the binaries need no sqlx dependency of their own.
 pub use sqlx::PgPool;
 pub use sqlx::postgres::PgListener;

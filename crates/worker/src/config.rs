@@ -129,6 +129,14 @@ pub struct Config {
     #[arg(long, env = "SYNC_RETRY_JITTER", default_value_t = 0.3, global = true)]
     pub sync_retry_jitter: f64,
 
+    /// Jobs of appointments that ended more than this many days ago are dead-lettered instead of retried.
+    #[arg(long, env = "SYNC_MAX_AGE_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650), global = true)]
+    pub sync_max_age_days: u32,
+
+    /// Succeeded and skipped jobs (and their attempts) older than this many days are pruned; dead jobs are kept.
+    #[arg(long, env = "SYNC_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650), global = true)]
+    pub sync_retention_days: u32,
+
     /// Time zone for dates and times written to GHL (IANA name).
     #[arg(long, env = "BOOKING_TIMEZONE", default_value = "Europe/Amsterdam", value_parser = parse_tz, global = true)]
     pub booking_timezone: Tz,
@@ -265,6 +273,7 @@ impl Config {
             base_delay: seconds("SYNC_RETRY_BASE_SECONDS", self.sync_retry_base_seconds)?,
             max_delay: seconds("SYNC_RETRY_MAX_SECONDS", self.sync_retry_max_seconds)?,
             jitter: self.sync_retry_jitter,
+            max_age_after_end: Duration::from_secs(u64::from(self.sync_max_age_days) * 86_400),
         })
     }
 

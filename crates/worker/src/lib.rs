@@ -2,10 +2,12 @@
 //!
 //! - [`config`]: command line and environment.
 //! - [`dlq`]: `worker dlq list | retry | discard`, the dead-letter queue for operators.
+//! - [`maintenance`]: periodic pruning of old finished jobs (retention).
 //! - [`runner`]: the claim → run → record loop with graceful shutdown.
 //! - [`telemetry`]: tracing set-up.
 
 pub mod config;
 pub mod dlq;
+pub mod maintenance;
 pub mod runner;
 pub mod telemetry;

@@ -84,6 +84,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
         retry,
     });
 
+    let pruner = tokio::spawn(worker::maintenance::prune_periodically(
+        pool.clone(),
+        config.sync_retention_days,
+        worker::maintenance::PRUNE_EVERY,
+    ));
+
     let wake = Arc::new(Notify::new());
     let listener = tokio::spawn(listen(pool.clone(), wake.clone()));
 
@@ -107,6 +113,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     );
     runner.run(stop_rx).await;
     listener.abort();
+    pruner.abort();
     pool.close().await;
     Ok(())
 }

@@ -74,6 +74,25 @@ fn decide(
     calls: u32,
     unit_random: f64,
 ) -> JobOutcome {
+    let ended_ago = deps.clock.now() - job.payload.ends_at;
+    let too_old =
+        Duration::from_std(deps.retry.max_age_after_end).is_ok_and(|max_age| ended_ago > max_age);
+    if error.class.is_retryable() && too_old {
+        let days = deps.retry.max_age_after_end.as_secs() / 86_400;
+        let error = CrmError::new(
+            ErrorClass::Permanent,
+            error.status,
+            format!(
+                "not retried: the appointment ended more than {days} day(s) ago \
+                 (SYNC_MAX_AGE_DAYS); last error: {}",
+                error.message
+            ),
+        );
+        return JobOutcome::Dead {
+            error,
+            ghl_calls: calls,
+        };
+    }
     if error.class.is_retryable() && deps.retry.allows_another(job.attempts) {
         let backoff = deps.retry.delay_after(job.attempts, unit_random);
         let wait = error

@@ -11,5 +11,6 @@ mod dead_letters;
 mod leads;
 mod pool;
 mod queue;
+mod retention;
 mod schema;
 mod support;

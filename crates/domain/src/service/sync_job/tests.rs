@@ -594,3 +594,54 @@ async fn a_failed_lookup_is_retried_like_any_transient_failure() {
     assert!(matches!(outcome, JobOutcome::RetryAt { .. }), "{outcome:?}");
     assert!(journal.steps.lock().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn a_job_for_an_appointment_long_past_is_dead_lettered_instead_of_retried() {
+    let w = world(Some("c1"));
+    let mut job = job_for(&w, SyncAction::Confirm, 1, vec![]);
+    job.payload.starts_at = now() - chrono::Duration::days(31);
+    job.payload.ends_at = job.payload.starts_at + chrono::Duration::hours(2);
+    let mut crm = MockCrm::new();
+    crm.expect_add_note().times(1).returning(|_, _, _| {
+        Err(CrmError::new(
+            ErrorClass::Transient,
+            Some(503),
+            "GHL answered 503",
+        ))
+    });
+    let journal = Arc::new(Journal::default());
+    let outcome = run_job(&deps(w, crm, journal), job, 0.5).await.unwrap();
+    let JobOutcome::Dead { error, .. } = outcome else {
+        panic!("expected dead, got {outcome:?}")
+    };
+    assert_eq!(error.class, ErrorClass::Permanent);
+    assert!(
+        error.message.contains("ended more than 30 day(s) ago"),
+        "{}",
+        error.message
+    );
+    assert!(
+        error.message.contains("GHL answered 503"),
+        "{}",
+        error.message
+    );
+}
+
+#[tokio::test]
+async fn a_job_for_an_appointment_that_ended_recently_is_still_retried() {
+    let w = world(Some("c1"));
+    let mut job = job_for(&w, SyncAction::Confirm, 1, vec![]);
+    job.payload.starts_at = now() - chrono::Duration::days(29);
+    job.payload.ends_at = job.payload.starts_at + chrono::Duration::hours(2);
+    let mut crm = MockCrm::new();
+    crm.expect_add_note().times(1).returning(|_, _, _| {
+        Err(CrmError::new(
+            ErrorClass::Transient,
+            Some(503),
+            "GHL answered 503",
+        ))
+    });
+    let journal = Arc::new(Journal::default());
+    let outcome = run_job(&deps(w, crm, journal), job, 0.5).await.unwrap();
+    assert!(matches!(outcome, JobOutcome::RetryAt { .. }), "{outcome:?}");
+}

@@ -63,6 +63,7 @@ impl JobRow {
             attempts: u32::try_from(self.attempts).map_err(|_| "attempts")?,
             completed_steps,
             attempted_steps,
+            folded: Vec::new(),
             replay: self.replays > 0,
             lease,
             traceparent: self.traceparent,

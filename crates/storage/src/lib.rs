@@ -10,6 +10,7 @@
 //!   the write transactions in `booking`), and `SyncQueue` (`queue`, decoding in
 //!   `jobs`). Sync jobs are written by `outbox`.
 //! - `dead_letters`: `DeadLetters` (list, preview, replay, discard dead jobs).
+//! - `coalesce`: folding later pending jobs into a claimed one (coalescing).
 //! - [`pool`]: connecting, migrating, readiness ping, a `LISTEN` helper.
 //! - [`retention`]: pruning old succeeded and skipped jobs and their attempts.
 //! - [`depth`]: queue depth per status, for the worker and the monitor.
@@ -26,6 +27,7 @@
 
 mod appointments;
 mod booking;
+mod coalesce;
 mod dead_letters;
 pub mod depth;
 mod error;
@@ -62,11 +64,24 @@ pub const IDEMPOTENCY_TTL: chrono::Duration = chrono::Duration::hours(24);
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Fold not-started later jobs of an appointment into a claimed one (`coalesce`).
+    coalesce: bool,
 }
 
 impl PgStore {
+    /// A store; coalescing is off until [`PgStore::with_coalescing`] turns it on
+    /// (the worker does, per `SYNC_COALESCE`).
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            coalesce: false,
+        }
+    }
+
+    /// Turns coalescing of pending jobs at claim time on or off (`SYNC_COALESCE`).
+    pub fn with_coalescing(mut self, on: bool) -> Self {
+        self.coalesce = on;
+        self
     }
 
     pub fn pool(&self) -> &PgPool {

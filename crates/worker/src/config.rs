@@ -133,6 +133,11 @@ pub struct Config {
     #[arg(long, env = "SYNC_MAX_AGE_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650), global = true)]
     pub sync_max_age_days: u32,
 
+    /// Run not-started pending jobs of an appointment together with the one before them
+    /// (their notes and tasks are all written; their tag and field updates merged).
+    #[arg(long, env = "SYNC_COALESCE", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub sync_coalesce: bool,
+
     /// Succeeded and skipped jobs (and their attempts) older than this many days are pruned; dead jobs are kept.
     #[arg(long, env = "SYNC_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650), global = true)]
     pub sync_retention_days: u32,

@@ -72,7 +72,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     storage::migrate(&pool)
         .await
         .context("migrating the database")?;
-    let store = Arc::new(PgStore::new(pool.clone()));
+    let store = Arc::new(PgStore::new(pool.clone()).with_coalescing(config.sync_coalesce));
 
     let deps = Arc::new(SyncDeps {
         appointments: store.clone(),

@@ -157,6 +157,8 @@ async fn run_one(deps: Arc<SyncDeps>, job: SyncJob) {
                 task = report.task_created,
                 in_doubt.lookups = report.in_doubt_lookups,
                 in_doubt.found = report.in_doubt_found,
+                coalesced.jobs = report.coalesced_jobs,
+                coalesced.calls_saved = report.calls_saved,
                 "job succeeded"
             ),
             Ok(JobOutcome::Skipped { reason }) => tracing::info!(reason = %reason, "job skipped"),

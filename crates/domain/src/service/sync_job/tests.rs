@@ -146,10 +146,6 @@ impl SyncQueue for Journal {
         _: Lease,
         step: EffectStep,
     ) -> Result<(), LeaseError> {
-        assert!(
-            !self.steps.lock().unwrap().contains(&step),
-            "attempted is recorded before the step is done"
-        );
         self.attempted.lock().unwrap().push(step);
         Ok(())
     }
@@ -218,6 +214,7 @@ fn job_for(world: &World, action: SyncAction, attempts: u32, done: Vec<EffectSte
         attempts,
         completed_steps: done,
         attempted_steps: vec![],
+        folded: vec![],
         replay: false,
         lease: Some(Lease {
             token: uuid::Uuid::new_v4(),
@@ -644,4 +641,83 @@ async fn a_job_for_an_appointment_that_ended_recently_is_still_retried() {
     let journal = Arc::new(Journal::default());
     let outcome = run_job(&deps(w, crm, journal), job, 0.5).await.unwrap();
     assert!(matches!(outcome, JobOutcome::RetryAt { .. }), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn a_folded_later_job_keeps_its_note_and_task_and_shares_one_contact_update() {
+    let w = world(Some("c1"));
+    let appointment = w.appointment.clone().unwrap();
+    let mut job = job_for(&w, SyncAction::Confirm, 1, vec![]);
+    // The head is the booking; the confirmation waits behind it, not started.
+    job.action = SyncAction::Create;
+    job.payload = crate::replay::current_payload(&appointment, now());
+    let (_, confirm) = appointment.confirm(now()).unwrap();
+    let folded_id = SyncJobId::new();
+    job.folded = vec![crate::job::FoldedJob {
+        id: folded_id,
+        action: SyncAction::Confirm,
+        payload: confirm.payload,
+        completed_steps: vec![],
+        attempted_steps: vec![],
+    }];
+    let head_id = job.id;
+
+    let notes = Arc::new(Mutex::new(Vec::<String>::new()));
+    let tasks = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut crm = MockCrm::new();
+    let n = notes.clone();
+    crm.expect_add_note().times(2).returning(move |_, _, note| {
+        n.lock().unwrap().push(note.body.clone());
+        Ok(())
+    });
+    crm.expect_add_tags()
+        .withf(|_, _, tags| tags == ["appointment-confirmed"])
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_remove_tags()
+        .withf(|_, _, tags| tags == ["appointment-scheduled"])
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_update_custom_fields()
+        .withf(|_, _, fields| {
+            fields
+                .iter()
+                .any(|f| f.key == "appointment_status" && f.value == "confirmed")
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let t = tasks.clone();
+    crm.expect_create_task()
+        .times(2)
+        .returning(move |_, _, task| {
+            t.lock().unwrap().push(task.body.clone());
+            Ok(())
+        });
+    let journal = Arc::new(Journal::default());
+    let outcome = run_job(&deps(w, crm, journal.clone()), job, 0.5)
+        .await
+        .unwrap();
+    let JobOutcome::Succeeded(report) = outcome else {
+        panic!("expected success, got {outcome:?}")
+    };
+    assert_eq!(report.ghl_calls, 7);
+    assert_eq!((report.coalesced_jobs, report.calls_saved), (1, 2));
+    let notes = notes.lock().unwrap();
+    assert!(notes[0].starts_with("Appointment booked"), "{notes:?}");
+    assert!(notes[0].ends_with(&crate::plan::reference_marker(head_id, EffectStep::Note)));
+    assert!(notes[1].ends_with(&crate::plan::reference_marker(folded_id, EffectStep::Note)));
+    let tasks = tasks.lock().unwrap();
+    assert!(tasks[1].ends_with(&crate::plan::reference_marker(folded_id, EffectStep::Task)));
+    assert_eq!(
+        *journal.steps.lock().unwrap(),
+        [
+            EffectStep::Note,
+            EffectStep::Note,
+            EffectStep::AddTags,
+            EffectStep::RemoveTags,
+            EffectStep::CustomFields,
+            EffectStep::Task,
+            EffectStep::Task
+        ]
+    );
 }

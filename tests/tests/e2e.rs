@@ -245,9 +245,20 @@ async fn appointment_changes_reach_ghl_exactly_once() -> Result<()> {
 
     // A person can follow the appointment through the logs by its ids, and the logs
     // carry no email, phone number or token.
-    let logs = format!("{}{}{}", stack.api.logs(), stack.worker.logs(), stack.sim.logs());
-    assert!(stack.api.logs().contains(&booked[0].0), "api logs name the appointment");
-    assert!(stack.worker.logs().contains(&second_jobs[0]), "worker logs name the job");
+    let logs = format!(
+        "{}{}{}",
+        stack.api.logs(),
+        stack.worker.logs(),
+        stack.sim.logs()
+    );
+    assert!(
+        stack.api.logs().contains(&booked[0].0),
+        "api logs name the appointment"
+    );
+    assert!(
+        stack.worker.logs().contains(&second_jobs[0]),
+        "worker logs name the job"
+    );
     for secret in [
         "example.com",
         "+31612345678",

@@ -13,3 +13,4 @@ mod custom_fields;
 mod failures;
 mod operations;
 mod requests;
+mod retries;

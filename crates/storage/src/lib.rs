@@ -11,6 +11,8 @@
 //!   `jobs`). Sync jobs are written by `outbox`.
 //! - [`pool`]: connecting, migrating, readiness ping, a `LISTEN` helper.
 //! - [`depth`]: queue depth per status, for the worker and the monitor.
+//! - [`rate_limit`]: [`PgRateLimiter`], GHL's request budget per location shared by
+//!   every worker (`rate_limit_buckets`, the `rate_limit_acquire` function).
 //! - `mapping`: the only place where statuses and other enumerations meet the
 //!   strings stored in the database.
 //! - `error`: sqlx errors mapped to the domain's `RepoError`, without row contents.
@@ -32,11 +34,13 @@ mod mapping;
 mod outbox;
 pub mod pool;
 mod queue;
+pub mod rate_limit;
 
 use sqlx::migrate::Migrator;
 
 pub use depth::{QueueDepth, queue_depth};
 pub use pool::{StorageError, connect, listener, migrate, ping};
+pub use rate_limit::{BucketState, PgRateLimiter};
 /// Re-exported so that the binaries need no sqlx dependency of their own.
 pub use sqlx::PgPool;
 pub use sqlx::postgres::PgListener;

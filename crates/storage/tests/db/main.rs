@@ -10,5 +10,6 @@ mod concurrency;
 mod leads;
 mod pool;
 mod queue;
+mod rate_limit;
 mod schema;
 mod support;

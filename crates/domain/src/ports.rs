@@ -20,6 +20,9 @@ use crate::lead::{Lead, LeadQuery};
 use crate::plan::{EffectStep, FieldValue, NoteEffect, TaskEffect};
 use crate::slot::TimeSlot;
 
+mod rate_limit;
+pub use rate_limit::*;
+
 /// Time, injected so that tests control it.
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;

@@ -50,6 +50,17 @@ impl GhlClient {
         })
     }
 
+    /// Shares each location's request budget (and pauses) with every other process
+    /// through `limiter` (the worker passes storage's); without it, the budget is this
+    /// process's own.
+    pub fn with_rate_limiter(
+        mut self,
+        limiter: std::sync::Arc<dyn domain::ports::RateLimiter>,
+    ) -> Self {
+        self.transport.set_rate_limiter(limiter);
+        self
+    }
+
     /// The base URL requests go to, without a trailing slash.
     pub fn base_url(&self) -> &str {
         self.transport.base_url()

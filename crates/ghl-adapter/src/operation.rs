@@ -47,6 +47,13 @@ impl Operation {
         Operation::ListTasks,
     ];
 
+    /// Whether sending it twice has the effect of sending it once. A note or a task
+    /// sent twice exists twice, so those are retried only when GHL provably did not get
+    /// them (see [`crate::retry`]).
+    pub(crate) fn idempotent(self) -> bool {
+        !matches!(self, Operation::AddNote | Operation::CreateTask)
+    }
+
     pub(crate) fn spec(self) -> OperationSpec {
         let (name, method, template, version) = match self {
             Operation::AddNote => (

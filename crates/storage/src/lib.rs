@@ -14,6 +14,8 @@
 //! - [`pool`]: connecting, migrating, readiness ping, a `LISTEN` helper.
 //! - [`retention`]: pruning old succeeded and skipped jobs and their attempts.
 //! - [`depth`]: queue depth per status, for the worker and the monitor.
+//! - [`rate_limit`]: [`PgRateLimiter`], GHL's request budget per location shared by
+//!   every worker (`rate_limit_buckets`, the `rate_limit_acquire` function).
 //! - `mapping`: the only place where statuses and other enumerations meet the
 //!   strings stored in the database.
 //! - `error`: sqlx errors mapped to the domain's `RepoError`, without row contents.
@@ -37,12 +39,14 @@ mod mapping;
 mod outbox;
 pub mod pool;
 mod queue;
+pub mod rate_limit;
 pub mod retention;
 
 use sqlx::migrate::Migrator;
 
 pub use depth::{QueueDepth, queue_depth};
 pub use pool::{StorageError, connect, listener, migrate, ping};
+pub use rate_limit::{BucketState, PgRateLimiter};
 pub use retention::{Pruned, prune_finished};
 /// Re-exported so that the binaries need no sqlx dependency of their own.
 pub use sqlx::PgPool;

@@ -249,6 +249,9 @@ pub struct Config {
         global = true
     )]
     pub shutdown_grace_seconds: u64,
+
+    #[command(flatten)]
+    pub ghl_limits: crate::ghl_limits::GhlLimitArgs,
 }
 
 fn parse_tz(s: &str) -> Result<Tz, String> {

@@ -12,7 +12,7 @@ use domain::ports::SystemClock;
 use domain::service::SyncDeps;
 use ghl_adapter::{GhlClient, GhlConfig};
 use secrecy::SecretString;
-use storage::PgStore;
+use storage::{PgRateLimiter, PgStore};
 use tokio::sync::{Notify, watch};
 use worker::config::{Cli, Command, Config};
 use worker::runner::{Runner, RunnerConfig};
@@ -59,12 +59,15 @@ async fn run(config: Config) -> anyhow::Result<()> {
     {
         tracing::debug!("a rustls crypto provider was already installed");
     }
-    let crm = GhlClient::new(
-        GhlConfig::new(SecretString::from(token))
-            .with_base_url(config.ghl_api_base_url.clone())
-            .with_request_timeout(Duration::from_secs(config.ghl_request_timeout_seconds)),
-    )
-    .context("configuring the GHL client")?;
+    let ghl_config = GhlConfig::new(SecretString::from(token))
+        .with_base_url(config.ghl_api_base_url.clone())
+        .with_request_timeout(Duration::from_secs(config.ghl_request_timeout_seconds));
+    let ghl_config = config
+        .ghl_limits
+        .apply(ghl_config)
+        .map_err(anyhow::Error::msg)?;
+    let rate_limits = ghl_config.rate_limits;
+    let crm = GhlClient::new(ghl_config).context("configuring the GHL client")?;
 
     let pool = storage::connect(database_url, config.database_max_connections)
         .await
@@ -73,6 +76,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .context("migrating the database")?;
     let store = Arc::new(PgStore::new(pool.clone()).with_coalescing(config.sync_coalesce));
+    // Every worker shares each location's GHL budget through the database.
+    let crm = crm.with_rate_limiter(Arc::new(PgRateLimiter::new(pool.clone(), rate_limits)));
 
     let deps = Arc::new(SyncDeps {
         appointments: store.clone(),

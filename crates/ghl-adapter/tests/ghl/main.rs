@@ -14,3 +14,4 @@ mod failures;
 mod lookup;
 mod operations;
 mod requests;
+mod retries;

@@ -12,6 +12,7 @@ mod dead_letters;
 mod leads;
 mod pool;
 mod queue;
+mod rate_limit;
 mod retention;
 mod schema;
 mod support;

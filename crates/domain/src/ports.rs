@@ -221,6 +221,18 @@ pub trait SyncQueue: Send + Sync {
     /// Gives a job back unfinished (shutdown): pending again, due now, this attempt not counted.
     async fn release(&self, job: SyncJobId, lease: Lease) -> Result<(), LeaseError>;
 
+    /// Extends the lease of a job we still hold to `lease_for` from now (the
+    /// worker renews the leases of its running jobs, so that only a dead
+    /// worker's jobs are taken over). `LeaseError::Lost` when it was taken over.
+    async fn renew(
+        &self,
+        _job: SyncJobId,
+        _lease: Lease,
+        _lease_for: Duration,
+    ) -> Result<(), LeaseError> {
+        Ok(())
+    }
+
     /// Records, before its call is made, that a step which must not be done
     /// twice (a note, a task) is being attempted: a later attempt that finds it
     /// attempted but not journaled looks in GHL before writing again. An

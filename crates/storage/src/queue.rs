@@ -263,6 +263,26 @@ impl SyncQueue for PgStore {
         Ok(())
     }
 
+    async fn renew(
+        &self,
+        job: SyncJobId,
+        lease: Lease,
+        lease_for: Duration,
+    ) -> Result<(), LeaseError> {
+        let done = sqlx::query(
+            "UPDATE sync_jobs SET locked_until = now() + $3 * interval '1 second'
+             WHERE id = $1 AND lease_token = $2 AND status = $4",
+        )
+        .bind(job.as_uuid())
+        .bind(lease.token)
+        .bind(lease_for.as_secs_f64())
+        .bind(mapping::job_status(JobStatus::Running))
+        .execute(&self.pool)
+        .await
+        .map_err(repo)?;
+        held(done.rows_affected())
+    }
+
     async fn step_attempted(
         &self,
         job: SyncJobId,

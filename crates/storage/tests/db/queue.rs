@@ -520,3 +520,26 @@ async fn attempted_steps_survive_a_crash_and_are_fenced_like_the_journal(pool: P
             .unwrap();
     assert_eq!(steps, ["note", "task"]);
 }
+
+#[sqlx::test(migrator = "storage::MIGRATOR")]
+async fn a_renewed_lease_is_not_taken_over_and_a_lost_one_cannot_be_renewed(pool: PgPool) {
+    let store = PgStore::new(pool.clone());
+    let lead = lead_in(&store, &location(), "jan@example.nl").await;
+    let (_, job) = book(&store, &lead, slot(9, 11)).await;
+    let first = claim_all(&store, "slow").await.remove(0);
+
+    expire_lease(&pool, job).await;
+    store.renew(job, lease(&first), LEASE).await.unwrap();
+    assert!(
+        claim_all(&store, "other").await.is_empty(),
+        "renewed in time"
+    );
+
+    expire_lease(&pool, job).await;
+    let rescued = claim_all(&store, "other").await.remove(0);
+    assert_eq!(
+        store.renew(job, lease(&first), LEASE).await,
+        Err(LeaseError::Lost)
+    );
+    store.renew(job, lease(&rescued), LEASE).await.unwrap();
+}

@@ -220,6 +220,9 @@ pub struct SyncReport {
     /// Contact-update calls that coalescing made unnecessary.
     #[serde(skip)]
     pub calls_saved: u32,
+    /// Notes of older coalesced changes not written (`CoalescedNotes::Last`).
+    #[serde(skip)]
+    pub notes_skipped: u32,
 }
 
 /// How one attempt of a job ended.

@@ -4,13 +4,20 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 use clap::{Args, Parser, Subcommand};
-use domain::plan::{EffectSettings, FieldKeys, TagNames};
+use domain::plan::{CoalescedNotes, EffectSettings, FieldKeys, TagNames};
 use domain::retry::RetryPolicy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AppEnv {
     Production,
     Development,
+}
+
+/// `SYNC_COALESCE_NOTES`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CoalesceNotes {
+    All,
+    Last,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -137,6 +144,17 @@ pub struct Config {
     /// (their notes and tasks are all written; their tag and field updates merged).
     #[arg(long, env = "SYNC_COALESCE", default_value_t = true, action = clap::ArgAction::Set, global = true)]
     pub sync_coalesce: bool,
+
+    /// Notes written when jobs are coalesced: `all` (every change keeps its note) or
+    /// `last` (only the newest change's note).
+    #[arg(
+        long,
+        env = "SYNC_COALESCE_NOTES",
+        value_enum,
+        default_value = "all",
+        global = true
+    )]
+    pub sync_coalesce_notes: CoalesceNotes,
 
     /// Succeeded and skipped jobs (and their attempts) older than this many days are pruned; dead jobs are kept.
     #[arg(long, env = "SYNC_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650), global = true)]
@@ -300,6 +318,10 @@ impl Config {
                 appointment_status: self.ghl_field_appointment_status.clone(),
                 next_appointment_date: self.ghl_field_next_appointment_date.clone(),
                 last_service_date: self.ghl_field_last_service_date.clone(),
+            },
+            coalesced_notes: match self.sync_coalesce_notes {
+                CoalesceNotes::All => CoalescedNotes::All,
+                CoalesceNotes::Last => CoalescedNotes::Last,
             },
             ..EffectSettings::default()
         }

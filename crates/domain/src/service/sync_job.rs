@@ -8,7 +8,9 @@ use chrono::Duration;
 use crate::coalesce::{CONTACT_STEPS, contact_calls, merge_contact_updates};
 use crate::ids::{GhlContactId, LocationId, SyncJobId};
 use crate::job::{CrmError, ErrorClass, JobOutcome, Lease, SyncJob, SyncReport};
-use crate::plan::{EffectPlan, EffectSettings, EffectStep, plan_effects, reference_marker};
+use crate::plan::{
+    CoalescedNotes, EffectPlan, EffectSettings, EffectStep, plan_effects, reference_marker,
+};
 use crate::ports::{
     AppointmentRepository, AttemptLog, Clock, CrmGateway, LeadRepository, LeaseError, SyncQueue,
 };
@@ -163,6 +165,16 @@ async fn execute(deps: &SyncDeps, job: &SyncJob, calls: &mut u32) -> Result<JobO
             completed: &folded.completed_steps,
             attempted: &folded.attempted_steps,
         });
+    }
+    if deps.settings.coalesced_notes == CoalescedNotes::Last {
+        // Only the newest change's note; a note already written stays written.
+        let newest = units.len() - 1;
+        for unit in &mut units[..newest] {
+            if !unit.completed.contains(&EffectStep::Note) {
+                unit.plan.note = None;
+                report.notes_skipped += 1;
+            }
+        }
     }
     let contact_update = merge_contact_updates(units.iter().map(|u| &u.plan));
     report.coalesced_jobs = u32::try_from(job.folded.len()).unwrap_or(u32::MAX);

@@ -721,3 +721,47 @@ async fn a_folded_later_job_keeps_its_note_and_task_and_shares_one_contact_updat
         ]
     );
 }
+
+#[tokio::test]
+async fn with_last_notes_only_the_newest_coalesced_change_writes_a_note() {
+    let w = world(Some("c1"));
+    let appointment = w.appointment.clone().unwrap();
+    let mut job = job_for(&w, SyncAction::Confirm, 1, vec![]);
+    job.action = SyncAction::Create;
+    job.payload = crate::replay::current_payload(&appointment, now());
+    let (_, confirm) = appointment.confirm(now()).unwrap();
+    let folded_id = SyncJobId::new();
+    job.folded = vec![crate::job::FoldedJob {
+        id: folded_id,
+        action: SyncAction::Confirm,
+        payload: confirm.payload,
+        completed_steps: vec![],
+        attempted_steps: vec![],
+    }];
+    let mut crm = MockCrm::new();
+    crm.expect_add_note()
+        .withf(move |_, _, note| {
+            note.body
+                .ends_with(&crate::plan::reference_marker(folded_id, EffectStep::Note))
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_add_tags().times(1).returning(|_, _, _| Ok(()));
+    crm.expect_remove_tags()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_update_custom_fields()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_create_task()
+        .times(2)
+        .returning(|_, _, _| Ok(()));
+    let journal = Arc::new(Journal::default());
+    let mut deps = deps(w, crm, journal);
+    deps.settings.coalesced_notes = crate::plan::CoalescedNotes::Last;
+    let outcome = run_job(&deps, job, 0.5).await.unwrap();
+    let JobOutcome::Succeeded(report) = outcome else {
+        panic!("expected success, got {outcome:?}")
+    };
+    assert_eq!((report.notes_skipped, report.ghl_calls), (1, 6));
+}

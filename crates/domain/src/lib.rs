@@ -13,13 +13,16 @@
 //! - [`lead`]: leads (people known from GHL or from bookings).
 //! - [`intent`]: sync intents written to the outbox with every change.
 //! - [`plan`]: planning the GHL effects of an intent (notes, tags, fields, tasks).
+//! - [`coalesce`]: merging the contact updates of pending jobs run together.
 //! - [`job`]: sync jobs, their statuses, outcomes and error classes.
 //! - [`retry`]: the retry policy (exponential backoff with jitter).
 //! - [`inbound`]: GHL → booking: webhook events parsed, and how they change leads and appointments.
 //! - [`ports`]: traits the adapters implement.
+//! - [`replay`]: re-planning a dead-lettered job from the appointment's current state.
 //! - [`service`]: use cases (booking, status changes, running one sync job).
 
 pub mod appointment;
+pub mod coalesce;
 pub mod contact;
 pub mod ids;
 pub mod inbound;
@@ -28,6 +31,7 @@ pub mod job;
 pub mod lead;
 pub mod plan;
 pub mod ports;
+pub mod replay;
 pub mod retry;
 pub mod service;
 pub mod slot;

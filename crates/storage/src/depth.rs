@@ -16,9 +16,10 @@ pub struct QueueDepth {
     pub running: u64,
     pub succeeded: u64,
     pub skipped: u64,
-    /// The dead-letter queue.
+    /// The dead-letter queue (discarded dead jobs are not counted anywhere).
     pub dead: u64,
-    /// Pending jobs whose time has come plus running jobs whose lease expired
+    /// Pending jobs whose time has come (not those coalesced into a running
+    /// one) plus running jobs whose lease expired
     /// (ignoring the per-appointment order, so an upper bound of what a claim
     /// would take).
     pub due: u64,
@@ -52,10 +53,11 @@ impl QueueDepth {
 pub async fn queue_depth(pool: &PgPool) -> Result<QueueDepth, RepoError> {
     let rows: Vec<(String, i64, i64, Option<DateTime<Utc>>)> = sqlx::query_as(
         "SELECT status,
-                count(*),
-                count(*) FILTER (WHERE (status = $1 AND next_attempt_at <= now())
+                count(*) FILTER (WHERE discarded_at IS NULL),
+                count(*) FILTER (WHERE (status = $1 AND next_attempt_at <= now() AND coalesced_into IS NULL)
                                     OR (status = $2 AND locked_until < now())),
-                min(CASE WHEN status = $1 AND next_attempt_at <= now() THEN next_attempt_at
+                min(CASE WHEN status = $1 AND next_attempt_at <= now() AND coalesced_into IS NULL
+                         THEN next_attempt_at
                          WHEN status = $2 AND locked_until < now() THEN locked_until END)
          FROM sync_jobs GROUP BY status",
     )

@@ -1,9 +1,14 @@
 //! The sync worker: drains the outbox into GoHighLevel.
 //!
-//! - [`config`]: command line and environment.
+//! - [`config`]: command line and environment ([`ghl_limits`]: GHL's budget, retries).
+//! - [`dlq`]: `worker dlq list | retry | discard`, the dead-letter queue for operators.
+//! - [`maintenance`]: periodic pruning of old finished jobs (retention).
 //! - [`runner`]: the claim → run → record loop with graceful shutdown.
 //! - [`telemetry`]: tracing set-up.
 
 pub mod config;
+pub mod dlq;
+pub mod ghl_limits;
+pub mod maintenance;
 pub mod runner;
 pub mod telemetry;

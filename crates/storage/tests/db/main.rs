@@ -6,9 +6,13 @@
 #![allow(clippy::unwrap_used)]
 
 mod appointments;
+mod coalesce;
 mod concurrency;
+mod dead_letters;
 mod leads;
 mod pool;
 mod queue;
+mod rate_limit;
+mod retention;
 mod schema;
 mod support;

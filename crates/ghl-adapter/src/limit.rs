@@ -78,6 +78,8 @@ pub(crate) struct Budget {
     max_wait: Duration,
     /// GHL's window, for the pause after a 429 without headers.
     window: Duration,
+    /// How long a 401 pauses the location (zero: not at all).
+    auth_pause: Duration,
 }
 
 impl Budget {
@@ -86,6 +88,7 @@ impl Budget {
         max_requests_per_second: f64,
         limits: RateLimits,
         max_wait: Duration,
+        auth_pause: Duration,
     ) -> Self {
         let local_interval = if max_requests_per_second > 0.0 {
             Duration::from_secs_f64(1.0 / max_requests_per_second)
@@ -98,6 +101,7 @@ impl Budget {
             local_interval,
             max_wait,
             window: limits.window,
+            auth_pause,
         }
     }
 
@@ -153,8 +157,8 @@ impl Budget {
     }
 
     /// Pauses `location` for everybody after an answer whose headers show the budget
-    /// nearly spent, or after a 429 (for `Retry-After` when GHL sent one, else one
-    /// window).
+    /// nearly spent, after a 429 (for `Retry-After` when GHL sent one, else one window),
+    /// or after a 401 (for the configured auth pause).
     pub(crate) async fn observe(
         &self,
         location: &LocationId,
@@ -169,6 +173,13 @@ impl Budget {
             Some((
                 retry_after.unwrap_or(window),
                 "GHL answered 429 Too Many Requests",
+            ))
+        } else if status == Some(401) && !self.auth_pause.is_zero() {
+            // A refused token fails every call of the location alike: one job reports it,
+            // the others wait instead of being dead-lettered one after another.
+            Some((
+                self.auth_pause,
+                "GHL refused the token (401): check GHL_API_KEY and the app's access to this location",
             ))
         } else {
             headers

@@ -108,6 +108,9 @@ pub struct EffectSettings {
     pub follow_up_after: Duration,
     /// The satisfaction call is due this long after the visit ends.
     pub satisfaction_after: Duration,
+    /// A lead without a GHL contact gets one (GHL's upsert by email or phone), linked to
+    /// the lead, instead of its job being skipped (`GHL_UPSERT_MISSING_CONTACTS`).
+    pub upsert_missing_contacts: bool,
 }
 
 impl Default for EffectSettings {
@@ -120,6 +123,7 @@ impl Default for EffectSettings {
             preparation_before: Duration::hours(2),
             follow_up_after: Duration::hours(24),
             satisfaction_after: Duration::days(2),
+            upsert_missing_contacts: false,
         }
     }
 }

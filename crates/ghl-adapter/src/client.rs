@@ -5,13 +5,14 @@ use std::fmt;
 use async_trait::async_trait;
 use domain::ids::{GhlContactId, LocationId};
 use domain::job::{CrmError, ErrorClass};
+use domain::lead::Lead;
 use domain::plan::{FieldValue, NoteEffect, TaskEffect};
 use domain::ports::{CrmContact, CrmGateway};
 
 use crate::config::{BuildError, GhlConfig};
 use crate::dto::{
     ContactEnvelope, CustomFieldList, CustomFieldWrite, NoteRequest, TagsRequest, TaskRequest,
-    UpdateContactRequest,
+    UpdateContactRequest, UpsertContactRequest,
 };
 use crate::fields::{FieldCache, FieldIndex, missing_fields_error};
 use crate::operation::Operation;
@@ -234,6 +235,48 @@ impl CrmGateway for GhlClient {
         )
         .with_json(&body)?;
         self.transport.send(&call).await.map(drop)
+    }
+
+    /// `POST /contacts/upsert` with the lead's name, email, phone and address (GHL
+    /// matches on email or phone); no call without an email or a phone.
+    async fn upsert_contact(
+        &self,
+        location: &LocationId,
+        lead: &Lead,
+    ) -> Result<GhlContactId, CrmError> {
+        if lead.email.is_none() && lead.phone.is_none() {
+            return Err(CrmError::new(
+                ErrorClass::Validation,
+                None,
+                "upsert_contact: the lead has neither an email nor a phone to find it by",
+            ));
+        }
+        let body = UpsertContactRequest {
+            location_id: location.as_str(),
+            name: lead.name.as_ref().map(|n| n.as_str()),
+            email: lead.email.as_ref().map(|e| e.as_str()),
+            phone: lead.phone.as_ref().map(|p| p.as_str()),
+            address1: lead.address.as_ref().map(|a| a.as_str()),
+            source: "booking sync",
+        };
+        let call = Call::new(
+            Operation::UpsertContact,
+            location,
+            "/contacts/upsert".into(),
+        )
+        .with_json(&body)?;
+        let reply = self.transport.send(&call).await?;
+        let envelope: ContactEnvelope = reply.json()?;
+        let raw = envelope.contact.id.unwrap_or_default();
+        GhlContactId::parse(&raw).map_err(|e| {
+            CrmError::new(
+                ErrorClass::Permanent,
+                Some(reply.status.as_u16()),
+                format!(
+                    "upsert_contact (POST /contacts/upsert) answered an invalid contact id: {e}"
+                ),
+            )
+        })
     }
 
     async fn get_contact(

@@ -18,6 +18,7 @@ pub(crate) enum Operation {
     CreateTask,
     GetContact,
     ListCustomFields,
+    UpsertContact,
 }
 
 /// How an operation is called.
@@ -33,7 +34,7 @@ pub(crate) struct OperationSpec {
 
 impl Operation {
     #[cfg(test)]
-    pub(crate) const ALL: [Operation; 7] = [
+    pub(crate) const ALL: [Operation; 8] = [
         Operation::AddNote,
         Operation::AddTags,
         Operation::RemoveTags,
@@ -41,11 +42,12 @@ impl Operation {
         Operation::CreateTask,
         Operation::GetContact,
         Operation::ListCustomFields,
+        Operation::UpsertContact,
     ];
 
     /// Whether sending it twice has the effect of sending it once. A note or a task
     /// sent twice exists twice, so those are retried only when GHL provably did not get
-    /// them (see [`crate::retry`]).
+    /// them (see [`crate::retry`]). An upsert finds the contact it created before.
     pub(crate) fn idempotent(self) -> bool {
         !matches!(self, Operation::AddNote | Operation::CreateTask)
     }
@@ -92,6 +94,12 @@ impl Operation {
                 "list_custom_fields",
                 Method::GET,
                 "/locations/{locationId}/customFields",
+                CONTACTS_VERSION,
+            ),
+            Operation::UpsertContact => (
+                "upsert_contact",
+                Method::POST,
+                "/contacts/upsert",
                 CONTACTS_VERSION,
             ),
         };

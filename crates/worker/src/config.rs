@@ -284,6 +284,7 @@ impl Config {
                 next_appointment_date: self.ghl_field_next_appointment_date.clone(),
                 last_service_date: self.ghl_field_last_service_date.clone(),
             },
+            upsert_missing_contacts: self.ghl_limits.ghl_upsert_missing_contacts,
             ..EffectSettings::default()
         }
     }

@@ -1,4 +1,5 @@
-//! Configuration of GHL's budget and the per-call retries (issue 3): flattened into
+//! Configuration of GHL's budget, the per-call retries, the auth pause and missing
+//! contacts (issue 3): flattened into
 //! [`crate::config::Config`].
 
 use std::time::Duration;
@@ -61,6 +62,11 @@ pub struct GhlLimitArgs {
         global = true
     )]
     pub ghl_auth_pause_seconds: u64,
+
+    /// Create a GHL contact (upsert by email or phone) for a lead that has none, and link
+    /// it to the lead, instead of skipping its jobs.
+    #[arg(long, env = "GHL_UPSERT_MISSING_CONTACTS", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub ghl_upsert_missing_contacts: bool,
 
     /// Retries of one GHL call (408, 429, 5xx other than 501, timeouts and connection
     /// errors; a note or task only when GHL provably did not get it).

@@ -102,7 +102,7 @@ async fn execute(deps: &SyncDeps, job: &SyncJob, calls: &mut u32) -> Result<JobO
         )));
     };
     let lead = deps.leads.get(appointment.lead_id).await?;
-    let Some(contact) = lead.and_then(|l| l.ghl_contact_id) else {
+    let Some(contact) = missing_contact::contact_of(deps, job, lead, calls).await? else {
         return Ok(JobOutcome::Skipped {
             reason: "No GoHighLevel contact associated with this appointment's lead".into(),
         });
@@ -180,5 +180,6 @@ fn record(report: &mut SyncReport, plan: &EffectPlan, step: EffectStep) {
     }
 }
 
+mod missing_contact;
 #[cfg(test)]
 mod tests;

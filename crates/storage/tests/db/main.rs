@@ -8,6 +8,7 @@
 mod appointments;
 mod concurrency;
 mod leads;
+mod link_contact;
 mod pool;
 mod queue;
 mod rate_limit;

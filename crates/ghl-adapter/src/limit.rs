@@ -264,7 +264,10 @@ impl RateLimiter for InProcessRateLimiter {
         if bucket.tat > now {
             return Ok(Admission::Wait(bucket.tat - now));
         }
-        bucket.tat = now + self.limits.interval();
+        // As in storage: lateness up to a quarter interval does not delay the schedule.
+        let interval = self.limits.interval();
+        let late_allowance = now.checked_sub(interval / 4).unwrap_or(now);
+        bucket.tat = bucket.tat.max(late_allowance) + interval;
         bucket.day_count += 1;
         Ok(Admission::Granted)
     }

@@ -17,9 +17,6 @@ use crate::lead::{Lead, LeadQuery};
 use crate::plan::{EffectStep, FieldValue, NoteEffect, TaskEffect};
 use crate::slot::TimeSlot;
 
-mod rate_limit;
-pub use rate_limit::*;
-
 /// Time, injected so that tests control it.
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;
@@ -293,3 +290,6 @@ pub struct CrmContact {
     /// Custom-field values by field id.
     pub custom_fields: Vec<(String, String)>,
 }
+
+mod rate_limit;
+pub use rate_limit::*;

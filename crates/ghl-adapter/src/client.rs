@@ -23,6 +23,8 @@ use crate::transport::{Call, Transport};
 pub struct GhlClient {
     transport: Transport,
     fields: FieldCache,
+    /// Held while the custom fields are listed on a cache miss.
+    listing: tokio::sync::Mutex<()>,
 }
 
 impl fmt::Debug for GhlClient {
@@ -46,6 +48,7 @@ impl GhlClient {
         Ok(GhlClient {
             transport: Transport::new(config)?,
             fields: FieldCache::default(),
+            listing: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -90,6 +93,14 @@ impl GhlClient {
         fields: &[FieldValue],
     ) -> Result<Resolved, CrmError> {
         let keys = || fields.iter().map(|f| f.key.as_str());
+        if let Some(cached) = self.fields.get(location).await
+            && let Ok(ids) = cached.resolve(keys())
+        {
+            return Ok(Resolved { ids, fresh: false });
+        }
+        // One listing at a time: jobs that start together on a cold cache wait for the
+        // first one's listing instead of each listing the fields (a call each).
+        let _listing = self.listing.lock().await;
         if let Some(cached) = self.fields.get(location).await
             && let Ok(ids) = cached.resolve(keys())
         {

@@ -122,6 +122,36 @@ async fn three_workers_drain_a_backlog_within_ghls_limit_without_a_429() -> Resu
         "{statuses:?}"
     );
 
+    // What the calls were, by operation.
+    let mut by_operation = std::collections::BTreeMap::<String, usize>::new();
+    for call in &calls {
+        let path = call["path"].as_str().unwrap();
+        let template = if path.starts_with("/locations/") {
+            "/locations/{id}/customFields".to_owned()
+        } else {
+            let tail = path.split('/').skip(3).collect::<Vec<_>>().join("/");
+            format!("/contacts/{{id}}/{tail}")
+        };
+        *by_operation
+            .entry(format!("{} {template}", call["method"].as_str().unwrap()))
+            .or_default() += 1;
+    }
+    println!("calls by operation: {by_operation:?}");
+    for effect in [
+        "POST /contacts/{id}/notes",
+        "POST /contacts/{id}/tags",
+        "PUT /contacts/{id}/",
+        "POST /contacts/{id}/tasks",
+    ] {
+        assert_eq!(by_operation.get(effect), Some(&100), "{by_operation:?}");
+    }
+    // The custom fields are listed once per worker process.
+    assert_eq!(
+        by_operation.get("GET /locations/{id}/customFields"),
+        Some(&3),
+        "{by_operation:?}"
+    );
+
     // Every worker took part.
     for worker in &workers {
         assert!(

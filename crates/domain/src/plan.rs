@@ -117,6 +117,9 @@ pub struct EffectSettings {
     pub satisfaction_after: Duration,
     /// Which notes jobs run together (coalesced) write.
     pub coalesced_notes: CoalescedNotes,
+    /// A lead without a GHL contact gets one (GHL's upsert by email or phone), linked to
+    /// the lead, instead of its job being skipped (`GHL_UPSERT_MISSING_CONTACTS`).
+    pub upsert_missing_contacts: bool,
 }
 
 /// Which notes a coalesced run writes (`SYNC_COALESCE_NOTES`).
@@ -141,6 +144,7 @@ impl Default for EffectSettings {
             follow_up_after: Duration::hours(24),
             satisfaction_after: Duration::days(2),
             coalesced_notes: CoalescedNotes::All,
+            upsert_missing_contacts: false,
         }
     }
 }
@@ -236,14 +240,20 @@ pub fn plan_effects(
                 intent.starts_at - settings.reminder_before,
             )),
         ),
+        // An update never changes the status; the next date changes only when the start
+        // moved to another day. Otherwise GHL already has both values: no call.
         SyncAction::Update => (
             fmt.updated(),
             vec![],
             vec![],
-            vec![
-                field(&keys.appointment_status, status),
-                field(&keys.next_appointment_date, next_date),
-            ],
+            if fmt.moved_to_another_day() {
+                vec![
+                    field(&keys.appointment_status, status),
+                    field(&keys.next_appointment_date, next_date),
+                ]
+            } else {
+                vec![]
+            },
             None,
         ),
         SyncAction::Confirm => (
@@ -335,6 +345,23 @@ struct Formatter<'a> {
 impl Formatter<'_> {
     fn local(&self, t: DateTime<Utc>) -> chrono::DateTime<Tz> {
         t.with_timezone(&self.settings.timezone)
+    }
+
+    /// Whether an update moved the start to another local day (or its old start is
+    /// unknown).
+    fn moved_to_another_day(&self) -> bool {
+        self.intent
+            .changes
+            .iter()
+            .filter(|c| c.field == "startTime")
+            .any(|c| {
+                let day = |v: &str| {
+                    DateTime::parse_from_rfc3339(v)
+                        .ok()
+                        .map(|t| self.local_date(t.with_timezone(&Utc)))
+                };
+                day(&c.old).is_none() || day(&c.old) != day(&c.new)
+            })
     }
 
     fn local_date(&self, t: DateTime<Utc>) -> String {

@@ -67,6 +67,15 @@ pub trait LeadRepository: Send + Sync {
         ghl_contact_id: Option<GhlContactId>,
         now: DateTime<Utc>,
     ) -> Result<Lead, RepoError>;
+
+    /// Records that `lead` is the GHL contact `contact` (after the worker created or
+    /// found it). A lead that has a contact keeps it; a contact already linked to another
+    /// lead of the location stays there. Repositories that cannot link keep this default.
+    async fn link_contact(&self, _lead: LeadId, _contact: &GhlContactId) -> Result<(), RepoError> {
+        Err(RepoError::Unavailable(
+            "this lead repository cannot link GHL contacts".into(),
+        ))
+    }
 }
 
 /// A client-chosen key that makes a create request safe to repeat.
@@ -310,6 +319,22 @@ pub trait CrmGateway: Send + Sync {
         _marker: &str,
     ) -> Result<Option<String>, CrmError> {
         Ok(None)
+    }
+
+    /// Finds the contact with the lead's email or phone in `location`, or creates it
+    /// (GHL's upsert), and returns its id. Used only when missing contacts are to be
+    /// created (`EffectSettings::upsert_missing_contacts`); a gateway that cannot create
+    /// contacts keeps this default, a permanent error.
+    async fn upsert_contact(
+        &self,
+        _location: &LocationId,
+        _lead: &Lead,
+    ) -> Result<GhlContactId, CrmError> {
+        Err(CrmError::new(
+            ErrorClass::Permanent,
+            None,
+            "this CRM gateway cannot create contacts",
+        ))
     }
 }
 

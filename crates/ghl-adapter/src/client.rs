@@ -5,13 +5,14 @@ use std::fmt;
 use async_trait::async_trait;
 use domain::ids::{GhlContactId, LocationId};
 use domain::job::{CrmError, ErrorClass};
+use domain::lead::Lead;
 use domain::plan::{FieldValue, NoteEffect, TaskEffect};
 use domain::ports::{CrmContact, CrmGateway};
 
 use crate::config::{BuildError, GhlConfig};
 use crate::dto::{
     ContactEnvelope, CustomFieldList, CustomFieldWrite, NoteRequest, TagsRequest, TaskRequest,
-    UpdateContactRequest,
+    UpdateContactRequest, UpsertContactRequest,
 };
 use crate::fields::{FieldCache, FieldIndex, missing_fields_error};
 use crate::operation::Operation;
@@ -24,6 +25,8 @@ mod lookup;
 pub struct GhlClient {
     transport: Transport,
     fields: FieldCache,
+    /// Held while the custom fields are listed on a cache miss.
+    listing: tokio::sync::Mutex<()>,
 }
 
 impl fmt::Debug for GhlClient {
@@ -47,6 +50,7 @@ impl GhlClient {
         Ok(GhlClient {
             transport: Transport::new(config)?,
             fields: FieldCache::default(),
+            listing: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -91,6 +95,14 @@ impl GhlClient {
         fields: &[FieldValue],
     ) -> Result<Resolved, CrmError> {
         let keys = || fields.iter().map(|f| f.key.as_str());
+        if let Some(cached) = self.fields.get(location).await
+            && let Ok(ids) = cached.resolve(keys())
+        {
+            return Ok(Resolved { ids, fresh: false });
+        }
+        // One listing at a time: jobs that start together on a cold cache wait for the
+        // first one's listing instead of each listing the fields (a call each).
+        let _listing = self.listing.lock().await;
         if let Some(cached) = self.fields.get(location).await
             && let Ok(ids) = cached.resolve(keys())
         {
@@ -256,6 +268,48 @@ impl CrmGateway for GhlClient {
         marker: &str,
     ) -> Result<Option<String>, CrmError> {
         self.task_with_marker(location, contact, marker).await
+    }
+
+    /// `POST /contacts/upsert` with the lead's name, email, phone and address (GHL
+    /// matches on email or phone); no call without an email or a phone.
+    async fn upsert_contact(
+        &self,
+        location: &LocationId,
+        lead: &Lead,
+    ) -> Result<GhlContactId, CrmError> {
+        if lead.email.is_none() && lead.phone.is_none() {
+            return Err(CrmError::new(
+                ErrorClass::Validation,
+                None,
+                "upsert_contact: the lead has neither an email nor a phone to find it by",
+            ));
+        }
+        let body = UpsertContactRequest {
+            location_id: location.as_str(),
+            name: lead.name.as_ref().map(|n| n.as_str()),
+            email: lead.email.as_ref().map(|e| e.as_str()),
+            phone: lead.phone.as_ref().map(|p| p.as_str()),
+            address1: lead.address.as_ref().map(|a| a.as_str()),
+            source: "booking sync",
+        };
+        let call = Call::new(
+            Operation::UpsertContact,
+            location,
+            "/contacts/upsert".into(),
+        )
+        .with_json(&body)?;
+        let reply = self.transport.send(&call).await?;
+        let envelope: ContactEnvelope = reply.json()?;
+        let raw = envelope.contact.id.unwrap_or_default();
+        GhlContactId::parse(&raw).map_err(|e| {
+            CrmError::new(
+                ErrorClass::Permanent,
+                Some(reply.status.as_u16()),
+                format!(
+                    "upsert_contact (POST /contacts/upsert) answered an invalid contact id: {e}"
+                ),
+            )
+        })
     }
 
     async fn get_contact(

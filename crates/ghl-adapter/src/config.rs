@@ -30,6 +30,11 @@ pub struct GhlConfig {
     /// How long one call waits for its location's budget (a pause, a spent day) before
     /// failing with `RateLimited` so the job is rescheduled.
     pub rate_limit_max_wait: Duration,
+    /// How long a 401 pauses every call to its location (zero: no pause). The call that
+    /// got the 401 fails with `Auth`; the location's other calls wait for the pause (and
+    /// fail with `RateLimited` when it outlasts `rate_limit_max_wait`, so their jobs are
+    /// rescheduled, not dead-lettered).
+    pub auth_pause: Duration,
 }
 
 impl GhlConfig {
@@ -39,6 +44,7 @@ impl GhlConfig {
     pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
     /// The seed's client-side smoothing.
     pub const DEFAULT_MAX_REQUESTS_PER_SECOND: f64 = 10.0;
+    pub const DEFAULT_AUTH_PAUSE: Duration = Duration::from_secs(300);
 
     /// The production base URL and default timeouts, with `token`.
     pub fn new(token: SecretString) -> Self {
@@ -51,6 +57,7 @@ impl GhlConfig {
             rate_limits: RateLimits::default(),
             max_requests_per_second: Self::DEFAULT_MAX_REQUESTS_PER_SECOND,
             rate_limit_max_wait: crate::limit::DEFAULT_MAX_WAIT,
+            auth_pause: Self::DEFAULT_AUTH_PAUSE,
         }
     }
 
@@ -66,6 +73,11 @@ impl GhlConfig {
 
     pub fn with_max_requests_per_second(mut self, rps: f64) -> Self {
         self.max_requests_per_second = rps;
+        self
+    }
+
+    pub fn with_auth_pause(mut self, pause: Duration) -> Self {
+        self.auth_pause = pause;
         self
     }
 

@@ -12,6 +12,22 @@ pub(crate) struct NoteRequest<'a> {
     pub body: &'a str,
 }
 
+/// `UpsertContactDto` of `POST /contacts/upsert`: found by email or phone, else created.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct UpsertContactRequest<'a> {
+    pub location_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address1: Option<&'a str>,
+    pub source: &'a str,
+}
+
 /// `TagsDTO` of `POST` and `DELETE /contacts/{contactId}/tags`.
 #[derive(Debug, Serialize)]
 pub(crate) struct TagsRequest<'a> {

@@ -50,16 +50,24 @@ impl RateHeaders {
         }
     }
 
-    /// How long to hold the location back after this answer: nothing while more than a
-    /// tenth of the window's budget remains, then a growing share of the window (the whole
-    /// window at 0: where the window started is unknown, so that is what is safe). When
-    /// the day's budget is gone, a 10-minute pause before looking again.
-    pub(crate) fn slow_down(&self) -> Option<Duration> {
+    /// How long to hold the location back after this answer. Our own pacing leaves about
+    /// `headroom` of each window unused (one request more when GHL's window is not aligned
+    /// with ours), so a remaining budget below half of that means someone else spends it
+    /// too: then a growing share of the window is waited (the whole window at 0: where
+    /// GHL's window started is unknown, so that is what is safe). When the day's budget is
+    /// gone, a 10-minute pause before looking again.
+    pub(crate) fn slow_down(&self, headroom: f64) -> Option<Duration> {
         if self.daily_remaining == Some(0) {
             return Some(Duration::from_secs(600));
         }
         let (remaining, max, interval) = (self.remaining?, self.max?, self.interval_ms?);
-        let reserve = (max / 10).max(1);
+        // Bounded by max: 0 ≤ headroom / 2 < 1.
+        #[allow(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss
+        )]
+        let reserve = ((max as f64 * headroom.clamp(0.0, 0.9) / 2.0).floor() as u64).max(1);
         if remaining >= reserve {
             return None;
         }
@@ -78,6 +86,10 @@ pub(crate) struct Budget {
     max_wait: Duration,
     /// GHL's window, for the pause after a 429 without headers.
     window: Duration,
+    /// The share of the budget our pacing leaves unused.
+    headroom: f64,
+    /// How long a 401 pauses the location (zero: not at all).
+    auth_pause: Duration,
 }
 
 impl Budget {
@@ -86,6 +98,7 @@ impl Budget {
         max_requests_per_second: f64,
         limits: RateLimits,
         max_wait: Duration,
+        auth_pause: Duration,
     ) -> Self {
         let local_interval = if max_requests_per_second > 0.0 {
             Duration::from_secs_f64(1.0 / max_requests_per_second)
@@ -98,6 +111,8 @@ impl Budget {
             local_interval,
             max_wait,
             window: limits.window,
+            headroom: limits.headroom,
+            auth_pause,
         }
     }
 
@@ -153,8 +168,8 @@ impl Budget {
     }
 
     /// Pauses `location` for everybody after an answer whose headers show the budget
-    /// nearly spent, or after a 429 (for `Retry-After` when GHL sent one, else one
-    /// window).
+    /// nearly spent, after a 429 (for `Retry-After` when GHL sent one, else one window),
+    /// or after a 401 (for the configured auth pause).
     pub(crate) async fn observe(
         &self,
         location: &LocationId,
@@ -170,9 +185,16 @@ impl Budget {
                 retry_after.unwrap_or(window),
                 "GHL answered 429 Too Many Requests",
             ))
+        } else if status == Some(401) && !self.auth_pause.is_zero() {
+            // A refused token fails every call of the location alike: one job reports it,
+            // the others wait instead of being dead-lettered one after another.
+            Some((
+                self.auth_pause,
+                "GHL refused the token (401): check GHL_API_KEY and the app's access to this location",
+            ))
         } else {
             headers
-                .slow_down()
+                .slow_down(self.headroom)
                 .map(|d| (d, "GHL's X-RateLimit headers show the budget nearly spent"))
         };
         let Some((duration, reason)) = pause else {
@@ -242,7 +264,10 @@ impl RateLimiter for InProcessRateLimiter {
         if bucket.tat > now {
             return Ok(Admission::Wait(bucket.tat - now));
         }
-        bucket.tat = now + self.limits.interval();
+        // As in storage: lateness up to a quarter interval does not delay the schedule.
+        let interval = self.limits.interval();
+        let late_allowance = now.checked_sub(interval / 4).unwrap_or(now);
+        bucket.tat = bucket.tat.max(late_allowance) + interval;
         bucket.day_count += 1;
         Ok(Admission::Granted)
     }
@@ -283,17 +308,22 @@ mod tests {
     #[test]
     fn the_slow_down_grows_as_the_remaining_budget_shrinks() {
         let ms = Duration::from_millis;
-        assert_eq!(headers(50, 100).slow_down(), None);
-        assert_eq!(headers(10, 100).slow_down(), None);
-        assert_eq!(headers(9, 100).slow_down(), Some(ms(1_000)));
-        assert_eq!(headers(5, 100).slow_down(), Some(ms(5_000)));
-        assert_eq!(headers(0, 100).slow_down(), Some(ms(10_000)));
-        assert_eq!(RateHeaders::default().slow_down(), None);
+        // 10 % headroom: our pacing leaves ~9 of 100; below 5 someone else is spending.
+        assert_eq!(headers(50, 100).slow_down(0.1), None);
+        assert_eq!(headers(9, 100).slow_down(0.1), None);
+        assert_eq!(headers(5, 100).slow_down(0.1), None);
+        assert_eq!(headers(4, 100).slow_down(0.1), Some(ms(2_000)));
+        assert_eq!(headers(1, 100).slow_down(0.1), Some(ms(8_000)));
+        assert_eq!(headers(0, 100).slow_down(0.1), Some(ms(10_000)));
+        // A small budget: only an empty window pauses.
+        assert_eq!(headers(1, 20).slow_down(0.1), None);
+        assert_eq!(headers(0, 20).slow_down(0.1), Some(ms(10_000)));
+        assert_eq!(RateHeaders::default().slow_down(0.1), None);
         let day_spent = RateHeaders {
             daily_remaining: Some(0),
             ..headers(50, 100)
         };
-        assert_eq!(day_spent.slow_down(), Some(Duration::from_secs(600)));
+        assert_eq!(day_spent.slow_down(0.1), Some(Duration::from_secs(600)));
     }
 
     #[tokio::test(start_paused = true)]

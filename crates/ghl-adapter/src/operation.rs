@@ -20,6 +20,7 @@ pub(crate) enum Operation {
     ListCustomFields,
     ListNotes,
     ListTasks,
+    UpsertContact,
 }
 
 /// How an operation is called.
@@ -35,7 +36,7 @@ pub(crate) struct OperationSpec {
 
 impl Operation {
     #[cfg(test)]
-    pub(crate) const ALL: [Operation; 9] = [
+    pub(crate) const ALL: [Operation; 10] = [
         Operation::AddNote,
         Operation::AddTags,
         Operation::RemoveTags,
@@ -45,11 +46,12 @@ impl Operation {
         Operation::ListCustomFields,
         Operation::ListNotes,
         Operation::ListTasks,
+        Operation::UpsertContact,
     ];
 
     /// Whether sending it twice has the effect of sending it once. A note or a task
     /// sent twice exists twice, so those are retried only when GHL provably did not get
-    /// them (see [`crate::retry`]).
+    /// them (see [`crate::retry`]). An upsert finds the contact it created before.
     pub(crate) fn idempotent(self) -> bool {
         !matches!(self, Operation::AddNote | Operation::CreateTask)
     }
@@ -108,6 +110,12 @@ impl Operation {
                 "list_custom_fields",
                 Method::GET,
                 "/locations/{locationId}/customFields",
+                CONTACTS_VERSION,
+            ),
+            Operation::UpsertContact => (
+                "upsert_contact",
+                Method::POST,
+                "/contacts/upsert",
                 CONTACTS_VERSION,
             ),
         };

@@ -128,6 +128,7 @@ impl Transport {
             config.max_requests_per_second,
             config.rate_limits,
             config.rate_limit_max_wait,
+            config.auth_pause,
         );
         Ok(Transport {
             http,

@@ -98,7 +98,17 @@ async fn calls_are_logged_by_template_and_status_without_personal_data_or_the_to
         .unwrap_err();
 
     let logs = captured.text();
-    let ours: Vec<&str> = logs.lines().filter(|l| l.contains("ghl_adapter")).collect();
+    let ours: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("ghl_adapter::transport"))
+        .collect();
+    // The 401 paused the location, saying why (and nothing personal).
+    assert!(
+        logs.lines().any(|l| l.contains("ghl_adapter::limit")
+            && l.contains("pausing GHL calls of the location")
+            && l.contains("401")),
+        "{logs}"
+    );
     let expected = [
         ("add_note", "POST", "/contacts/{contactId}/notes", 201),
         ("add_tags", "POST", "/contacts/{contactId}/tags", 201),

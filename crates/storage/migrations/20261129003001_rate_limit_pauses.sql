@@ -10,7 +10,8 @@ ALTER TABLE rate_limit_buckets
 
 -- Takes one request from a location's budget, atomically (under the row's lock):
 -- GCRA pacing (one request per p_interval_us; tat is the theoretical arrival time of the
--- next request), the daily count (per UTC day), and the pause. Returns granted, or the
+-- next request; a caller that comes up to a quarter interval late does not push the
+-- schedule back, so polling lag costs no throughput, and no window gains a request), the daily count (per UTC day), and the pause. Returns granted, or the
 -- microseconds to wait before asking again. p_now NULL means the database's clock, which
 -- every worker shares.
 CREATE FUNCTION rate_limit_acquire(
@@ -50,7 +51,8 @@ BEGIN
     END IF;
 
     UPDATE rate_limit_buckets
-       SET tat = v_now + make_interval(secs => p_interval_us / 1e6),
+       SET tat = greatest(b.tat, v_now - make_interval(secs => p_interval_us / 4e6))
+                 + make_interval(secs => p_interval_us / 1e6),
            day = v_today,
            day_count = v_used + 1,
            updated_at = v_now

@@ -65,6 +65,21 @@ fn decode(row: Option<LeadRow>) -> Result<Option<Lead>, RepoError> {
 
 #[async_trait]
 impl LeadRepository for PgStore {
+    async fn link_contact(&self, lead: LeadId, contact: &GhlContactId) -> Result<(), RepoError> {
+        sqlx::query(
+            "UPDATE leads AS l SET ghl_contact_id = $2, updated_at = now()
+              WHERE l.id = $1 AND l.ghl_contact_id IS NULL
+                AND NOT EXISTS (SELECT 1 FROM leads AS o
+                                 WHERE o.location_id = l.location_id AND o.ghl_contact_id = $2)",
+        )
+        .bind(lead.as_uuid())
+        .bind(contact.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(repo)?;
+        Ok(())
+    }
+
     async fn get(&self, id: LeadId) -> Result<Option<Lead>, RepoError> {
         let row = sqlx::query_as("SELECT * FROM leads WHERE id = $1")
             .bind(id.as_uuid())

@@ -323,6 +323,7 @@ impl Config {
                 CoalesceNotes::All => CoalescedNotes::All,
                 CoalesceNotes::Last => CoalescedNotes::Last,
             },
+            upsert_missing_contacts: self.ghl_limits.ghl_upsert_missing_contacts,
             ..EffectSettings::default()
         }
     }

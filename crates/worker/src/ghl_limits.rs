@@ -1,4 +1,5 @@
-//! Configuration of GHL's budget and the per-call retries (issue 3): flattened into
+//! Configuration of GHL's budget, the per-call retries, the auth pause and missing
+//! contacts (issue 3): flattened into
 //! [`crate::config::Config`].
 
 use std::time::Duration;
@@ -50,6 +51,22 @@ pub struct GhlLimitArgs {
         global = true
     )]
     pub ghl_max_requests_per_second: f64,
+
+    /// How long a 401 from GHL pauses every call to that location, in seconds (0: no
+    /// pause). The job that got it is dead-lettered with the auth error; the location's
+    /// other jobs wait and are rescheduled.
+    #[arg(
+        long,
+        env = "GHL_AUTH_PAUSE_SECONDS",
+        default_value_t = 300,
+        global = true
+    )]
+    pub ghl_auth_pause_seconds: u64,
+
+    /// Create a GHL contact (upsert by email or phone) for a lead that has none, and link
+    /// it to the lead, instead of skipping its jobs.
+    #[arg(long, env = "GHL_UPSERT_MISSING_CONTACTS", default_value_t = false, action = clap::ArgAction::Set, global = true)]
+    pub ghl_upsert_missing_contacts: bool,
 
     /// Retries of one GHL call (408, 429, 5xx other than 501, timeouts and connection
     /// errors; a note or task only when GHL provably did not get it).
@@ -113,6 +130,7 @@ impl GhlLimitArgs {
             .with_rate_limits(self.rate_limits()?)
             .with_retry(self.retry()?)
             .with_max_requests_per_second(self.ghl_max_requests_per_second)
-            .with_rate_limit_max_wait(Duration::from_secs(self.ghl_rate_limit_max_wait_seconds)))
+            .with_rate_limit_max_wait(Duration::from_secs(self.ghl_rate_limit_max_wait_seconds))
+            .with_auth_pause(Duration::from_secs(self.ghl_auth_pause_seconds)))
     }
 }

@@ -206,3 +206,55 @@ fn tag_and_field_names_come_from_the_settings() {
     assert_eq!(plan.add_tags, ["afspraak-gepland"]);
     assert_eq!(field(&plan, "afspraak_status"), Some("scheduled"));
 }
+
+#[test]
+fn an_update_that_keeps_the_day_writes_no_custom_fields() {
+    let plan_for = |changes: Vec<FieldChange>| {
+        let mut p = payload(AppointmentStatus::Scheduled);
+        p.changes = changes;
+        plan_effects(
+            SyncJobId::new(),
+            SyncAction::Update,
+            &p,
+            &EffectSettings::default(),
+            now(),
+        )
+        .steps()
+    };
+    let change = |field: &str, old: &str, new: &str| FieldChange {
+        field: field.into(),
+        old: old.into(),
+        new: new.into(),
+    };
+    // Only the service type: GHL's status and next date are already right.
+    assert_eq!(
+        plan_for(vec![change("serviceType", "maintenance", "repair")]),
+        [EffectStep::Note]
+    );
+    // Two hours later on the same local day.
+    assert_eq!(
+        plan_for(vec![change(
+            "startTime",
+            "2030-01-20T07:00:00+00:00",
+            "2030-01-20T09:00:00+00:00"
+        )]),
+        [EffectStep::Note]
+    );
+    // 23:30 UTC on the 19th is already the 20th in Amsterdam: another local day.
+    assert_eq!(
+        plan_for(vec![change(
+            "startTime",
+            "2030-01-19T23:30:00+00:00",
+            "2030-01-20T09:00:00+00:00"
+        )]),
+        [EffectStep::Note]
+    );
+    assert_eq!(
+        plan_for(vec![change(
+            "startTime",
+            "2030-01-19T09:00:00+00:00",
+            "2030-01-20T09:00:00+00:00"
+        )]),
+        [EffectStep::Note, EffectStep::CustomFields]
+    );
+}

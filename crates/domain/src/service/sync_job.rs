@@ -124,7 +124,7 @@ async fn execute(deps: &SyncDeps, job: &SyncJob, calls: &mut u32) -> Result<JobO
         )));
     };
     let lead = deps.leads.get(appointment.lead_id).await?;
-    let Some(contact) = lead.and_then(|l| l.ghl_contact_id) else {
+    let Some(contact) = missing_contact::contact_of(deps, job, lead, calls).await? else {
         return Ok(JobOutcome::Skipped {
             reason: "No GoHighLevel contact associated with this appointment's lead".into(),
         });
@@ -342,5 +342,6 @@ fn record(report: &mut SyncReport, plan: &EffectPlan, step: EffectStep) {
     }
 }
 
+mod missing_contact;
 #[cfg(test)]
 mod tests;

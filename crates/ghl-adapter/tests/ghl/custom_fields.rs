@@ -295,3 +295,34 @@ async fn caches_of_different_locations_are_separate() {
         ]
     );
 }
+
+#[tokio::test]
+async fn jobs_starting_together_list_the_fields_once() {
+    let t = TestSim::start().await;
+    let shared = Arc::new(client(&t.sim.base_url, &t.sim.config().api_key));
+    let tasks: Vec<_> = (0..6)
+        .map(|_| {
+            let (client, contact, location) =
+                (Arc::clone(&shared), t.seed_contact(), t.location.clone());
+            tokio::spawn(async move {
+                client
+                    .update_custom_fields(
+                        &location,
+                        &contact,
+                        &[field("appointment_status", "scheduled")],
+                    )
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().unwrap();
+    }
+    let listings = t
+        .sim
+        .calls()
+        .iter()
+        .filter(|c| c.path.ends_with("/customFields"))
+        .count();
+    assert_eq!(listings, 1);
+}

@@ -49,6 +49,29 @@ async fn exercise_every_operation(t: &TestSim) {
     };
     c.create_task(loc, &contact, &task).await.unwrap();
     c.get_contact(loc, &contact).await.unwrap();
+    // The seeded contact is found by its email; nothing is created.
+    let found = c.upsert_contact(loc, &lead(loc)).await.unwrap();
+    assert_eq!(found, contact);
+}
+
+/// A lead with the seeded contact's email and phone but no contact id.
+pub fn lead(location: &domain::ids::LocationId) -> domain::lead::Lead {
+    use domain::contact::{Address, Email, PersonName, Phone};
+    domain::lead::Lead {
+        id: domain::ids::LeadId::new(),
+        location_id: location.clone(),
+        ghl_contact_id: None,
+        name: Some(PersonName::parse("Ann de Vries").unwrap()),
+        email: Some(Email::parse("ann@example.com").unwrap()),
+        phone: Some(Phone::parse("+31 6 12345678").unwrap()),
+        address: Some(Address::parse("Dorpsstraat 1, Utrecht").unwrap()),
+        source: "booking".into(),
+        lifecycle: domain::lead::Lifecycle::Lead,
+        customer_since: None,
+        services_completed: 0,
+        created_at: Utc::now(),
+        updated_at: Utc::now(),
+    }
 }
 
 #[tokio::test]
@@ -96,6 +119,7 @@ async fn every_request_body_validates_against_the_official_schema_of_its_operati
                 "update-contact",
                 "create-task",
                 "get-contact",
+                "upsert-contact",
             ]
             .map(str::to_owned)
         )

@@ -143,18 +143,42 @@ async fn a_note_refused_before_it_reached_ghl_is_retried() {
 }
 
 #[tokio::test]
-async fn a_401_is_not_retried() {
+async fn a_401_is_not_retried_and_pauses_the_location_for_the_other_calls() {
     let t = TestSim::with_config(faulty(&[FaultKind::Status401], 0.0)).await;
+    install_crypto();
+    let client = GhlClient::new(
+        config(&t.sim.base_url, &t.sim.config().api_key)
+            .with_auth_pause(Duration::from_secs(60))
+            .with_rate_limit_max_wait(Duration::from_millis(100)),
+    )
+    .unwrap();
     let contact = t.seed_contact();
-    let error = t
-        .client
-        .get_contact(&t.location, &contact)
-        .await
-        .unwrap_err();
+    let error = client.get_contact(&t.location, &contact).await.unwrap_err();
     assert_eq!(error.class, ErrorClass::Auth);
     assert_eq!(t.sim.calls().len(), 1);
+
+    // The token works again, but the location stays paused: the next call does not
+    // reach GHL and its job would be rescheduled, not dead-lettered.
     heal(&t);
-    t.client.get_contact(&t.location, &contact).await.unwrap();
+    let waiting = client
+        .add_note(&t.location, &contact, &note())
+        .await
+        .unwrap_err();
+    assert_eq!(waiting.class, ErrorClass::RateLimited);
+    assert!(waiting.retry_after.unwrap() > Duration::from_secs(55));
+    assert_eq!(t.sim.calls().len(), 1);
+
+    // Without an auth pause, the next call goes through at once.
+    let unpaused = GhlClient::new(
+        config(&t.sim.base_url, &t.sim.config().api_key).with_auth_pause(Duration::ZERO),
+    )
+    .unwrap();
+    let mut control = t.sim.control();
+    control.fault_rate = 1.0;
+    t.sim.set_control(control).unwrap();
+    assert!(unpaused.get_contact(&t.location, &contact).await.is_err());
+    heal(&t);
+    unpaused.get_contact(&t.location, &contact).await.unwrap();
 }
 
 #[tokio::test]

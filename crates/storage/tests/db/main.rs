@@ -10,6 +10,7 @@ mod coalesce;
 mod concurrency;
 mod dead_letters;
 mod leads;
+mod link_contact;
 mod pool;
 mod queue;
 mod rate_limit;

@@ -42,6 +42,33 @@ async fn requests_are_paced_one_per_interval(pool: PgPool) {
             .await,
         Ok(Admission::Granted)
     );
+    // Asking 20 ms late does not push the schedule back: the next slot is still at 200.
+    assert_eq!(
+        limiter
+            .acquire_at(&loc, Some(t0 + TimeDelta::milliseconds(220)))
+            .await,
+        Ok(Admission::Granted)
+    );
+    assert_eq!(
+        limiter
+            .acquire_at(&loc, Some(t0 + TimeDelta::milliseconds(300)))
+            .await,
+        Ok(Admission::Granted)
+    );
+    // More than a quarter interval late: the schedule restarts from now (no catch-up
+    // burst after idleness).
+    assert_eq!(
+        limiter
+            .acquire_at(&loc, Some(t0 + TimeDelta::milliseconds(500)))
+            .await,
+        Ok(Admission::Granted)
+    );
+    assert_eq!(
+        limiter
+            .acquire_at(&loc, Some(t0 + TimeDelta::milliseconds(570)))
+            .await,
+        Ok(Admission::Wait(Duration::from_millis(5)))
+    );
     // Another location has its own budget.
     assert_eq!(
         limiter

@@ -18,7 +18,7 @@ const LOCATION: &str = "staycool-demo";
 const GHL_KEY: &str = "demo-private-integration-token";
 
 /// Children are killed when the demo ends, whatever ends it.
-struct Children(Vec<Child>);
+pub(crate) struct Children(pub(crate) Vec<Child>);
 
 impl Drop for Children {
     fn drop(&mut self) {
@@ -30,21 +30,26 @@ impl Drop for Children {
 }
 
 fn target_dir() -> PathBuf {
+    profile_dir("debug")
+}
+
+/// `target/<profile>` (or under `CARGO_TARGET_DIR`).
+pub(crate) fn profile_dir(profile: &str) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"))
-        .join("debug")
+        .join(profile)
 }
 
 /// A secret for this run only, from the kernel's random source.
-fn random_secret() -> Result<String> {
+pub(crate) fn random_secret() -> Result<String> {
     let mut bytes = [0u8; 32];
     std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut bytes)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Starts `bin` with `env`, logs to our stderr, and waits for `"<prefix> http://..."` on stdout.
-fn start(
+pub(crate) fn start(
     bin: &Path,
     env: &[(&str, &str)],
     prefix: &str,
@@ -134,7 +139,7 @@ pub fn demo(args: &[String]) -> Result<()> {
     }
 }
 
-fn mint_token(bin: &Path, secret: &str) -> Result<String> {
+pub(crate) fn mint_token(bin: &Path, secret: &str) -> Result<String> {
     let output = Command::new(bin.join("api"))
         .args([
             "token",
@@ -169,7 +174,7 @@ fn visit(days: u64, hour: u64) -> (String, String) {
 }
 
 /// Seconds since the epoch → `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, proleptic Gregorian).
-fn rfc3339(secs: u64) -> String {
+pub(crate) fn rfc3339(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let z = days + 719_468;

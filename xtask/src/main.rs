@@ -3,6 +3,7 @@
 //! To add a command, write a `fn(&[String]) -> Result<()>` and add an entry to
 //! [`COMMANDS`]; `help` and dispatch pick it up from there.
 
+mod bench;
 mod demo;
 mod http;
 mod pg;
@@ -30,6 +31,11 @@ const COMMANDS: &[Cmd] = &[
         name: "test",
         about: "Only the PostgreSQL + build + test steps of `ci` (quick local run)",
         run: test,
+    },
+    Cmd {
+        name: "bench",
+        about: "Measure API latency, backlog drain vs the GHL budget, sync latency and memory (release)",
+        run: bench::bench,
     },
     Cmd {
         name: "demo",

@@ -127,6 +127,10 @@ pub struct Config {
         global = true
     )]
     pub shutdown_grace_seconds: u64,
+
+    /// `POST /sync`, `/monitor` and `/metrics` settings.
+    #[command(flatten)]
+    pub ops: crate::ops_config::OpsConfig,
 }
 
 fn parse_tz(s: &str) -> Result<Tz, String> {

@@ -9,6 +9,7 @@
 //! - [`extract`]: JSON, path and query extractors that reject with that error.
 //! - [`dto`]: request and response bodies (camelCase, as in the seed).
 //! - [`routes`]: the handlers and the router.
+//! - [`ops`], [`ops_config`], [`metrics`]: `POST /sync`, `/monitor`, `/metrics`.
 //! - [`telemetry`]: tracing set-up and the request span.
 
 pub mod auth;
@@ -16,6 +17,9 @@ pub mod config;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod metrics;
+pub mod ops;
+pub mod ops_config;
 pub mod routes;
 pub mod telemetry;
 
@@ -47,4 +51,5 @@ pub struct App {
     pub leads: Arc<dyn LeadRepository>,
     pub jwt: auth::JwtVerifier,
     pub readiness: Arc<dyn Readiness>,
+    pub ops: Arc<ops::Operations>,
 }

@@ -3,6 +3,9 @@
 mod appointments;
 mod health;
 mod leads;
+mod monitor;
+mod ops;
+mod sync;
 
 use std::time::Duration;
 
@@ -42,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/availability", get(appointments::availability))
         .route("/api/leads", get(leads::search))
         .route("/api/leads/{id}", get(leads::get_one))
+        .merge(ops::protected())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::require_token,
@@ -49,13 +53,15 @@ pub fn router(state: AppState) -> Router {
 
     let open = Router::new()
         .route("/healthz", get(health::live))
-        .route("/readyz", get(health::ready));
+        .route("/readyz", get(health::ready))
+        .merge(ops::open());
 
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     Router::new()
         .merge(protected)
         .merge(open)
         .fallback(|| async { ApiError::NotFound("route") })
+        .layer(middleware::from_fn(crate::metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,

@@ -14,12 +14,14 @@
 //! - [`intent`]: sync intents written to the outbox with every change.
 //! - [`plan`]: planning the GHL effects of an intent (notes, tags, fields, tasks).
 //! - [`job`]: sync jobs, their statuses, outcomes and error classes.
+//! - [`health`]: the monitor's health rules (pure) and recommendations.
 //! - [`retry`]: the retry policy (exponential backoff with jitter).
 //! - [`ports`]: traits the adapters implement.
 //! - [`service`]: use cases (booking, status changes, running one sync job).
 
 pub mod appointment;
 pub mod contact;
+pub mod health;
 pub mod ids;
 pub mod intent;
 pub mod job;

@@ -11,6 +11,9 @@
 //!   `jobs`). Sync jobs are written by `outbox`.
 //! - [`pool`]: connecting, migrating, readiness ping, a `LISTEN` helper.
 //! - [`depth`]: queue depth per status, for the worker and the monitor.
+//! - `direct_sync`: `DirectSync` (claiming one appointment's next job for
+//!   `POST /sync`, and the stored answers of those requests); `stats`:
+//!   `SyncStats` (the monitor's figures).
 //! - `mapping`: the only place where statuses and other enumerations meet the
 //!   strings stored in the database.
 //! - `error`: sqlx errors mapped to the domain's `RepoError`, without row contents.
@@ -25,6 +28,7 @@
 mod appointments;
 mod booking;
 pub mod depth;
+mod direct_sync;
 mod error;
 mod jobs;
 mod leads;
@@ -32,6 +36,7 @@ mod mapping;
 mod outbox;
 pub mod pool;
 mod queue;
+mod stats;
 
 use sqlx::migrate::Migrator;
 

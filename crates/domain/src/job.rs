@@ -161,6 +161,9 @@ pub struct SyncJob {
     /// Attempts started so far, this one included once claimed.
     pub attempts: u32,
     pub completed_steps: Vec<EffectStep>,
+    /// Replayed from the dead-letter queue: tags and fields are planned from the
+    /// appointment's current state (`crate::replay`).
+    pub replay: bool,
     pub lease: Option<Lease>,
     /// W3C traceparent of the request that caused the job.
     pub traceparent: Option<String>,

@@ -17,6 +17,7 @@
 //! - [`health`]: the monitor's health rules (pure) and recommendations.
 //! - [`retry`]: the retry policy (exponential backoff with jitter).
 //! - [`ports`]: traits the adapters implement.
+//! - [`replay`]: re-planning a dead-lettered job from the appointment's current state.
 //! - [`service`]: use cases (booking, status changes, running one sync job).
 
 pub mod appointment;
@@ -28,6 +29,7 @@ pub mod job;
 pub mod lead;
 pub mod plan;
 pub mod ports;
+pub mod replay;
 pub mod retry;
 pub mod service;
 pub mod slot;

@@ -16,7 +16,7 @@ pub struct QueueDepth {
     pub running: u64,
     pub succeeded: u64,
     pub skipped: u64,
-    /// The dead-letter queue.
+    /// The dead-letter queue (discarded dead jobs are not counted anywhere).
     pub dead: u64,
     /// Pending jobs whose time has come plus running jobs whose lease expired
     /// (ignoring the per-appointment order, so an upper bound of what a claim
@@ -52,7 +52,7 @@ impl QueueDepth {
 pub async fn queue_depth(pool: &PgPool) -> Result<QueueDepth, RepoError> {
     let rows: Vec<(String, i64, i64, Option<DateTime<Utc>>)> = sqlx::query_as(
         "SELECT status,
-                count(*),
+                count(*) FILTER (WHERE discarded_at IS NULL),
                 count(*) FILTER (WHERE (status = $1 AND next_attempt_at <= now())
                                     OR (status = $2 AND locked_until < now())),
                 min(CASE WHEN status = $1 AND next_attempt_at <= now() THEN next_attempt_at

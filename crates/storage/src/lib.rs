@@ -9,6 +9,7 @@
 //!   `LeadRepository` (`leads`), `AppointmentRepository` (`appointments`, with
 //!   the write transactions in `booking`), and `SyncQueue` (`queue`, decoding in
 //!   `jobs`). Sync jobs are written by `outbox`.
+//! - `dead_letters`: `DeadLetters` (list, preview, replay, discard dead jobs).
 //! - [`pool`]: connecting, migrating, readiness ping, a `LISTEN` helper.
 //! - [`depth`]: queue depth per status, for the worker and the monitor.
 //! - `direct_sync`: `DirectSync` (claiming one appointment's next job for
@@ -27,6 +28,7 @@
 
 mod appointments;
 mod booking;
+mod dead_letters;
 pub mod depth;
 mod direct_sync;
 mod error;

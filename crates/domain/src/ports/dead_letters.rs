@@ -12,6 +12,8 @@ use crate::ports::RepoError;
 /// Which dead jobs an operation is about; every given criterion must match.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct DeadJobFilter {
+    /// Exactly this job.
+    pub job_id: Option<SyncJobId>,
     /// Dead-lettered at or after this instant.
     pub since: Option<DateTime<Utc>>,
     pub action: Option<SyncAction>,

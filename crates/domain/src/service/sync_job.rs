@@ -107,13 +107,20 @@ async fn execute(deps: &SyncDeps, job: &SyncJob, calls: &mut u32) -> Result<JobO
             reason: "No GoHighLevel contact associated with this appointment's lead".into(),
         });
     };
-    let plan = plan_effects(
-        job.id,
-        job.action,
-        &job.payload,
-        &deps.settings,
-        deps.clock.now(),
-    );
+    let now = deps.clock.now();
+    let plan = if job.replay {
+        let current = crate::replay::current_payload(&appointment, now);
+        crate::replay::replan(
+            job.id,
+            job.action,
+            &job.payload,
+            &current,
+            &deps.settings,
+            now,
+        )
+    } else {
+        plan_effects(job.id, job.action, &job.payload, &deps.settings, now)
+    };
     let mut report = SyncReport::default();
     for step in plan.steps() {
         if !job.completed_steps.contains(&step) {

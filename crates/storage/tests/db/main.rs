@@ -7,6 +7,7 @@
 
 mod appointments;
 mod concurrency;
+mod dead_letters;
 mod leads;
 mod pool;
 mod queue;

@@ -201,6 +201,7 @@ fn job_for(world: &World, action: SyncAction, attempts: u32, done: Vec<EffectSte
         priority: JobPriority::Live,
         attempts,
         completed_steps: done,
+        replay: false,
         lease: Some(Lease {
             token: uuid::Uuid::new_v4(),
             until: now() + chrono::Duration::minutes(5),

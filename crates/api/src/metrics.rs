@@ -21,8 +21,7 @@ use crate::ops::problem;
 
 /// Histogram buckets in seconds: HTTP requests, GHL calls, commit → done.
 const BUCKETS: &[f64] = &[
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
-    3600.0,
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
 ];
 
 /// Installs the global recorder (once per process) and returns its handle.
@@ -82,9 +81,9 @@ pub async fn render(State(state): State<AppState>, headers: axum::http::HeaderMa
             }
             metrics::gauge!("sync_jobs_due").set(depth.due as f64);
             metrics::gauge!("sync_dead_letter_size").set(depth.dead as f64);
-            let lag = depth
-                .oldest_due_at
-                .map_or(0.0, |at| (chrono::Utc::now() - at).num_milliseconds().max(0) as f64 / 1000.0);
+            let lag = depth.oldest_due_at.map_or(0.0, |at| {
+                (chrono::Utc::now() - at).num_milliseconds().max(0) as f64 / 1000.0
+            });
             metrics::gauge!("sync_queue_lag_seconds").set(lag);
         }
         Err(e) => tracing::warn!(error = %e, "queue depth unavailable for /metrics"),

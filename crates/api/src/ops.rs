@@ -68,3 +68,29 @@ pub fn problem(status: StatusCode, code: &str, message: impl Into<String>) -> Re
     }
     response
 }
+
+impl Operations {
+    /// Everything backed by one PostgreSQL store, with the default thresholds,
+    /// a lease of two minutes, no metrics and no metrics token. `sync` is the
+    /// pipeline for `POST /sync` (`None`: `GHL_API_KEY` is missing).
+    pub fn new(store: Arc<storage::PgStore>, sync: Option<SyncDeps>) -> Self {
+        let missing_env = if sync.is_some() {
+            Vec::new()
+        } else {
+            vec!["GHL_API_KEY"]
+        };
+        Self {
+            sync,
+            direct: store.clone(),
+            stats: store.clone(),
+            dead_letters: store.clone(),
+            depth: store,
+            holder: format!("api-{}", std::process::id()),
+            lease: Duration::from_secs(120),
+            thresholds: Thresholds::default(),
+            missing_env,
+            metrics: None,
+            metrics_token: None,
+        }
+    }
+}

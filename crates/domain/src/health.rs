@@ -291,7 +291,9 @@ mod tests {
         let r = assess(&figures(10, 1, 0, 0), &[], &[], &t);
         assert!(!r.checks.sync_performance);
         let r = assess(&figures(1000, 99, 49, 9), &[], &[], &t);
-        assert!(r.checks.sync_performance && r.checks.dead_letter_queue && r.checks.recent_failures);
+        assert!(
+            r.checks.sync_performance && r.checks.dead_letter_queue && r.checks.recent_failures
+        );
         assert_eq!(r.status, HealthStatus::Healthy);
         let r = assess(&figures(1000, 99, 50, 10), &[], &[], &t);
         assert!(!r.checks.dead_letter_queue && !r.checks.recent_failures);
@@ -313,7 +315,12 @@ mod tests {
 
     #[test]
     fn a_missing_setting_is_unhealthy_and_named() {
-        let r = assess(&figures(0, 0, 0, 0), &[], &["GHL_API_KEY"], &Thresholds::default());
+        let r = assess(
+            &figures(0, 0, 0, 0),
+            &[],
+            &["GHL_API_KEY"],
+            &Thresholds::default(),
+        );
         assert_eq!(r.status, HealthStatus::Unhealthy);
         assert!(!r.checks.environment);
         assert_eq!(r.issues, ["Missing configuration: GHL_API_KEY"]);
@@ -332,11 +339,25 @@ mod tests {
             ),
             group(ErrorClass::RateLimited, Some(429), "rate limited", 3),
         ];
-        let r = assess(&figures(100, 52, 3, 2), &groups, &[], &Thresholds::default());
+        let r = assess(
+            &figures(100, 52, 3, 2),
+            &groups,
+            &[],
+            &Thresholds::default(),
+        );
         let all = r.recommendations.join("\n");
         assert!(all.contains("location loc-1: GHL refuses our token (401 × 12) since 2026-11-29 10:02 UTC: reconnect"), "{all}");
-        assert!(all.contains("(422 × 37)") && all.contains("custom field `foo`"), "{all}");
-        assert!(all.contains("Check GoHighLevel API status and rate limits"), "{all}");
-        assert!(all.contains("3 dead-lettered job(s)") && all.contains("action=retry"), "{all}");
+        assert!(
+            all.contains("(422 × 37)") && all.contains("custom field `foo`"),
+            "{all}"
+        );
+        assert!(
+            all.contains("Check GoHighLevel API status and rate limits"),
+            "{all}"
+        );
+        assert!(
+            all.contains("3 dead-lettered job(s)") && all.contains("action=retry"),
+            "{all}"
+        );
     }
 }

@@ -155,13 +155,19 @@ mod tests {
         let note = plan.note.unwrap().body;
         assert!(note.starts_with("Appointment confirmed"), "{note}");
         assert_eq!(plan.add_tags, ["appointment-cancelled"]);
-        assert!(plan.remove_tags.contains(&"appointment-confirmed".to_owned()));
+        assert!(
+            plan.remove_tags
+                .contains(&"appointment-confirmed".to_owned())
+        );
         assert!(
             plan.custom_fields
                 .iter()
                 .any(|f| f.key == "appointment_status" && f.value == "cancelled")
         );
-        assert!(plan.task.is_none(), "no preparation task for a cancelled visit");
+        assert!(
+            plan.task.is_none(),
+            "no preparation task for a cancelled visit"
+        );
     }
 
     #[test]

@@ -22,7 +22,7 @@ use domain::ids::{AppointmentId, LocationId, SyncJobId};
 use domain::intent::IntentPayload;
 use domain::job::{JobPriority, JobStatus};
 use domain::plan::EffectStep;
-use domain::ports::{DeadJob, DeadJobFilter, DeadLetters, RepoError, ReplayPreview};
+use domain::ports::{DeadJob, DeadJobFilter, DeadLetters, ReplayPreview, RepoError};
 use domain::replay::{journal_kept_on_replay, replay_steps};
 use uuid::Uuid;
 

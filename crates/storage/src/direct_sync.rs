@@ -34,7 +34,7 @@ SET status = $2,
     updated_at = now()
 WHERE j.id = $1
 RETURNING j.id, j.seq, j.appointment_id, j.location_id, j.action, j.payload, j.status, j.priority,
-          j.attempts, j.completed_steps, j.lease_token, j.locked_until, j.traceparent, j.created_at";
+          j.attempts, j.completed_steps, j.replays, j.lease_token, j.locked_until, j.traceparent, j.created_at";
 
 #[async_trait]
 impl DirectSync for PgStore {

@@ -46,7 +46,8 @@ impl SyncStats for PgStore {
         .map_err(repo)?;
         let dead: i64 = sqlx::query_scalar(
             "SELECT count(*) FROM sync_jobs
-             WHERE status = $1 AND ($2::uuid IS NULL OR appointment_id = $2)",
+             WHERE status = $1 AND discarded_at IS NULL
+               AND ($2::uuid IS NULL OR appointment_id = $2)",
         )
         .bind(mapping::job_status(JobStatus::Dead))
         .bind(appointment)
@@ -59,7 +60,7 @@ impl SyncStats for PgStore {
              FROM sync_jobs j
              JOIN LATERAL (SELECT a.finished_at, a.outcome FROM sync_attempts a
                            WHERE a.job_id = j.id ORDER BY a.attempt DESC LIMIT 1) last ON true
-             WHERE last.outcome = ANY($1) AND j.status = ANY($2)
+             WHERE last.outcome = ANY($1) AND j.status = ANY($2) AND j.discarded_at IS NULL
                AND ($3::uuid IS NULL OR j.appointment_id = $3)
              ORDER BY last.finished_at DESC
              LIMIT $4",

@@ -122,7 +122,10 @@ fn health_json(report: &HealthReport) -> Value {
     })
 }
 
-async fn status(state: &AppState, appointment: Option<AppointmentId>) -> Result<Response, ApiError> {
+async fn status(
+    state: &AppState,
+    appointment: Option<AppointmentId>,
+) -> Result<Response, ApiError> {
     let Snapshot { figures, report } = snapshot(state, appointment).await?;
     let recent: Vec<Value> = figures
         .recent_failures

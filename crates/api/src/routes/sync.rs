@@ -159,13 +159,24 @@ pub async fn sync(
         duration_ms = processing_ms,
         "sync on request"
     );
-    let (status, body) = respond(id, action, contact.as_ref().map(|c| c.as_str()), &outcome, now, processing_ms);
+    let (status, body) = respond(
+        id,
+        action,
+        contact.as_ref().map(|c| c.as_str()),
+        &outcome,
+        now,
+        processing_ms,
+    );
     if status == StatusCode::OK {
         let stored = StoredSyncResult {
             http_status: status.as_u16(),
             body: body.to_string(),
         };
-        if let Err(e) = ops.direct.store_result(&key, &stored, now + SYNC_RESULT_TTL).await {
+        if let Err(e) = ops
+            .direct
+            .store_result(&key, &stored, now + SYNC_RESULT_TTL)
+            .await
+        {
             // The sync happened; only the replay of this answer is lost.
             tracing::warn!(appointment.id = %id, error = %e, "could not store the sync answer");
         }
@@ -267,10 +278,9 @@ fn replay(stored: StoredSyncResult) -> Response {
     let status = StatusCode::from_u16(stored.http_status).unwrap_or(StatusCode::OK);
     let body: Value = serde_json::from_str(&stored.body).unwrap_or(Value::Null);
     let mut response = (status, Json(body)).into_response();
-    response.headers_mut().insert(
-        "idempotent-replayed",
-        HeaderValue::from_static("true"),
-    );
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
     response
 }
 

@@ -68,7 +68,11 @@ async fn the_list_shows_dead_jobs_newest_first_and_honours_every_filter(pool: Pg
 
     let all = store.list(&DeadJobFilter::default()).await.unwrap();
     let listed: Vec<_> = all.iter().map(|j| j.id).collect();
-    assert_eq!(listed, [confirm_a, create_b, create_a], "dead only, newest first");
+    assert_eq!(
+        listed,
+        [confirm_a, create_b, create_a],
+        "dead only, newest first"
+    );
     let first = &all[0];
     assert_eq!(first.action, SyncAction::Confirm);
     assert_eq!(first.appointment_id, a.id);
@@ -130,9 +134,7 @@ async fn the_list_shows_dead_jobs_newest_first_and_honours_every_filter(pool: Pg
 }
 
 #[sqlx::test(migrator = "storage::MIGRATOR")]
-async fn a_replayed_old_confirm_is_pending_again_and_replans_from_the_current_state(
-    pool: PgPool,
-) {
+async fn a_replayed_old_confirm_is_pending_again_and_replans_from_the_current_state(pool: PgPool) {
     let store = PgStore::new(pool.clone());
     let lead = lead_in(&store, &location(), "jan@example.nl").await;
     let (booked, _) = book(&store, &lead, slot(9, 11)).await;
@@ -167,18 +169,31 @@ async fn a_replayed_old_confirm_is_pending_again_and_replans_from_the_current_st
         1
     );
 
-    assert!(store.list(&DeadJobFilter::default()).await.unwrap().is_empty());
+    assert!(
+        store
+            .list(&DeadJobFilter::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
     let (status, attempts) = job_row(&pool, old_confirm).await;
     assert_eq!((status, attempts), (JobStatus::Pending, 0));
     let claimed = claim_all(&store, "w").await;
     assert_eq!(ids(&claimed), [old_confirm]);
     let job = &claimed[0];
     assert!(job.replay, "a replayed job re-plans from the current state");
-    assert_eq!(job.completed_steps, [EffectStep::Note], "only history stays journaled");
+    assert_eq!(
+        job.completed_steps,
+        [EffectStep::Note],
+        "only history stays journaled"
+    );
     assert_eq!(job.attempts, 1, "a fresh attempt budget");
     let summary = &store.jobs_of(booked.id).await.unwrap()[1];
     assert_eq!(summary.id, old_confirm);
-    assert_eq!((summary.last_error.clone(), summary.error_class), (None, None));
+    assert_eq!(
+        (summary.last_error.clone(), summary.error_class),
+        (None, None)
+    );
 }
 
 #[sqlx::test(migrator = "storage::MIGRATOR")]

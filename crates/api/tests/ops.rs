@@ -554,3 +554,25 @@ async fn metrics_need_the_metrics_token_when_one_is_set(pool: PgPool) {
         "{text}"
     );
 }
+
+#[sqlx::test(migrator = "storage::MIGRATOR")]
+async fn a_job_a_worker_holds_is_not_taken_from_it(pool: PgPool) {
+    use domain::ports::SyncQueue;
+    let sim = sim().await;
+    let app = app(pool.clone(), Some((&sim.base_url, &sim.config().api_key)));
+    let contact = seed_contact(&sim);
+    let id = book(&app, 3, Some(&contact)).await;
+    let store = PgStore::new(pool.clone());
+    let claimed = store
+        .claim("worker-1", 10, std::time::Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 1);
+    let (status, _, body) = sync(&app, &id, "create").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"], "sync_in_progress");
+    assert!(sim.calls().is_empty());
+    // The worker's lease still holds: it can finish the job.
+    let lease = claimed[0].lease.unwrap();
+    store.release(claimed[0].id, lease).await.unwrap();
+}

@@ -100,7 +100,7 @@ impl DirectSync for PgStore {
         // A row that does not decode stays claimed until its lease expires;
         // then a worker's claim dead-letters it (see `queue::bury`).
         row.into_domain()
-            .map(DirectClaim::Claimed)
+            .map(|job| DirectClaim::Claimed(Box::new(job)))
             .map_err(|column| corrupt("sync_jobs", column, "a job"))
     }
 

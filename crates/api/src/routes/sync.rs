@@ -138,7 +138,7 @@ pub async fn sync(
         .await?
         .and_then(|lead| lead.ghl_contact_id);
     let job_id = job.id;
-    let outcome = match run_job(deps, job, unit_random()).await {
+    let outcome = match run_job(deps, *job, unit_random()).await {
         Ok(outcome) => outcome,
         Err(LeaseError::Lost) => {
             return Ok(problem(

@@ -17,7 +17,7 @@ use crate::ports::RepoError;
 pub enum DirectClaim {
     /// The appointment's oldest unfinished job has the requested action and is
     /// now ours under a lease (even when its retry was scheduled for later).
-    Claimed(SyncJob),
+    Claimed(Box<SyncJob>),
     /// That job is running elsewhere (a worker holds a valid lease).
     InProgress,
     /// An earlier job of another action must sync first (jobs of one

@@ -13,7 +13,7 @@ use clap::Parser;
 use domain::ports::SystemClock;
 use domain::service::BookingService;
 use domain::service::SyncDeps;
-use ghl_adapter::{GhlClient, GhlConfig};
+use ghl_adapter::{GhlClient, GhlConfig, Metered};
 use secrecy::SecretString;
 use storage::PgStore;
 
@@ -153,7 +153,7 @@ fn operations(
                 appointments: store.clone(),
                 leads: store.clone(),
                 queue: store.clone(),
-                crm: Arc::new(crm),
+                crm: Arc::new(Metered::new(crm)),
                 clock: Arc::new(SystemClock),
                 settings: cfg.effect_settings(settings.calendar.timezone),
                 retry,

@@ -233,6 +233,15 @@ pub struct Config {
         global = true
     )]
     pub shutdown_grace_seconds: u64,
+
+    /// Address of the admin HTTP port (`/metrics`, `/healthz`); `off` disables it.
+    #[arg(
+        long,
+        env = "WORKER_ADMIN_BIND",
+        default_value = "127.0.0.1:9091",
+        global = true
+    )]
+    pub worker_admin_bind: String,
 }
 
 fn parse_tz(s: &str) -> Result<Tz, String> {

@@ -1,9 +1,11 @@
 //! The sync worker: drains the outbox into GoHighLevel.
 //!
+//! - [`admin`]: the admin HTTP port (`/metrics`, `/healthz`).
 //! - [`config`]: command line and environment.
 //! - [`runner`]: the claim → run → record loop with graceful shutdown.
 //! - [`telemetry`]: tracing set-up.
 
+pub mod admin;
 pub mod config;
 pub mod runner;
 pub mod telemetry;

@@ -73,11 +73,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .context("migrating the database")?;
     let store = Arc::new(PgStore::new(pool.clone()));
 
+    start_admin(&config.worker_admin_bind, pool.clone()).await?;
+
     let deps = Arc::new(SyncDeps {
         appointments: store.clone(),
         leads: store.clone(),
         queue: store,
-        crm: Arc::new(crm),
+        crm: Arc::new(ghl_adapter::Metered::new(crm)),
         clock: Arc::new(SystemClock),
         settings: config.effect_settings(),
         retry,
@@ -107,6 +109,25 @@ async fn run(config: Config) -> anyhow::Result<()> {
     runner.run(stop_rx).await;
     listener.abort();
     pool.close().await;
+    Ok(())
+}
+
+/// Starts the admin port unless `bind` is `off`; a port that cannot be bound
+/// is an error (the operator asked for it).
+async fn start_admin(bind: &str, pool: storage::PgPool) -> anyhow::Result<()> {
+    if bind.eq_ignore_ascii_case("off") {
+        return Ok(());
+    }
+    let addr: std::net::SocketAddr = bind.parse().with_context(|| {
+        format!("WORKER_ADMIN_BIND {bind:?} is not an address like 127.0.0.1:9091 (or off)")
+    })?;
+    let handle = worker::admin::install_recorder().map_err(anyhow::Error::msg)?;
+    let bound = worker::admin::serve(addr, handle, pool)
+        .await
+        .with_context(|| format!("binding WORKER_ADMIN_BIND {addr}"))?;
+    tracing::info!(address = %bound, "worker admin listening");
+    // Announced on stdout for scripts and tests that bind port 0.
+    println!("worker admin listening on http://{bound}");
     Ok(())
 }
 

@@ -150,7 +150,12 @@ async fn run_one(deps: Arc<SyncDeps>, job: SyncJob) {
     async move {
         let queued_ms = (deps.clock.now() - job.created_at).num_milliseconds();
         tracing::info!(queued_ms, "job started");
-        match run_job(&deps, job, rand::random::<f64>()).await {
+        let (action, created_at) = (job.action, job.created_at);
+        let result = run_job(&deps, job, rand::random::<f64>()).await;
+        if let Ok(outcome) = &result {
+            ghl_adapter::metered::record_job_outcome(action, created_at, outcome, "worker");
+        }
+        match result {
             Ok(JobOutcome::Succeeded(report)) => tracing::info!(
                 ghl.calls = report.ghl_calls,
                 note = report.notes_created,

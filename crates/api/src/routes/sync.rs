@@ -138,6 +138,7 @@ pub async fn sync(
         .await?
         .and_then(|lead| lead.ghl_contact_id);
     let job_id = job.id;
+    let created_at = job.created_at;
     let outcome = match run_job(deps, *job, unit_random()).await {
         Ok(outcome) => outcome,
         Err(LeaseError::Lost) => {
@@ -149,6 +150,7 @@ pub async fn sync(
         }
         Err(LeaseError::Repo(e)) => return Err(ApiError::Unavailable(e)),
     };
+    ghl_adapter::metered::record_job_outcome(action, created_at, &outcome, "api");
     let now = Utc::now();
     let processing_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     tracing::info!(

@@ -16,6 +16,8 @@ use sqlx::Connection;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+pub mod webdriver;
+
 pub const LOCATION_ID: &str = "e2e-location";
 pub const GHL_API_KEY: &str = "e2e-ghl-token-0123456789";
 pub const JWT_SECRET: &str = "e2e-jwt-secret-that-is-long-enough-0123456789";

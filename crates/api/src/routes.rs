@@ -1,6 +1,7 @@
 //! The router: which paths exist, which need a token, and the layers around them.
 
 mod appointments;
+mod dashboard;
 mod health;
 mod leads;
 mod monitor;

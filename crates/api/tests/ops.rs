@@ -576,3 +576,129 @@ async fn a_job_a_worker_holds_is_not_taken_from_it(pool: PgPool) {
     let lease = claimed[0].lease.unwrap();
     store.release(claimed[0].id, lease).await.unwrap();
 }
+
+async fn raw(
+    app: &Router,
+    method: &str,
+    path: &str,
+    cookie: Option<&str>,
+    form: Option<&str>,
+) -> (StatusCode, HeaderMap, String) {
+    let mut request = Request::builder().method(method).uri(path);
+    if let Some(cookie) = cookie {
+        request = request.header("cookie", cookie);
+    }
+    if form.is_some() {
+        request = request.header("content-type", "application/x-www-form-urlencoded");
+    }
+    let request = request
+        .body(Body::from(form.unwrap_or_default().to_owned()))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    (
+        status,
+        headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+#[sqlx::test(migrator = "storage::MIGRATOR")]
+async fn the_dashboard_needs_a_session_and_refuses_forged_posts(pool: PgPool) {
+    let app = app(pool.clone(), None);
+    let (status, _, html) = raw(&app, "GET", "/dashboard", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert!(html.contains("id=\"login\"") && !html.contains("total-syncs"));
+    let (status, _, _) = raw(&app, "GET", "/dashboard?token=forged", None, None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    // ?token= sets a strict, HttpOnly cookie and redirects the token out of the URL.
+    let token = token();
+    let (status, headers, _) = raw(
+        &app,
+        "GET",
+        &format!("/dashboard?token={token}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], "/dashboard");
+    let cookie = headers["set-cookie"].to_str().unwrap();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/dashboard"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    let session = cookie.split(';').next().unwrap().to_owned();
+    // The login form does the same.
+    let (status, headers, _) = raw(
+        &app,
+        "POST",
+        "/dashboard/login",
+        None,
+        Some(&format!("token={token}")),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert!(headers.contains_key("set-cookie"));
+
+    let (status, _, html) = raw(&app, "GET", "/dashboard", Some(&session), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains("id=\"total-syncs\"") && html.contains("<svg"));
+    assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("https://"));
+
+    // A dead job, and a POST without the page's CSRF token: refused, nothing replayed.
+    let id = book(&app, 3, None).await;
+    sqlx::query(
+        "UPDATE sync_jobs SET status = 'dead', next_attempt_at = NULL, finished_at = now(),
+                last_error = 'boom', error_class = 'permanent' WHERE appointment_id = $1::uuid",
+    )
+    .bind(&id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let job: String = sqlx::query_scalar("SELECT id::text FROM sync_jobs")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    let (_, _, html) = raw(&app, "GET", "/dashboard", Some(&session), None).await;
+    assert!(html.contains(&format!("id=\"retry-{job}\"")));
+    let form = format!("job={job}&csrf=guess");
+    let (status, _, _) = raw(
+        &app,
+        "POST",
+        "/dashboard/retry",
+        Some(&session),
+        Some(&form),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = raw(&app, "POST", "/dashboard/discard", None, Some(&form)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(job_status(&pool, &id).await, ["dead"]);
+
+    // With the page's token, discard works.
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap();
+    let form = format!("job={job}&csrf={csrf}");
+    let (status, headers, _) = raw(
+        &app,
+        "POST",
+        "/dashboard/discard",
+        Some(&session),
+        Some(&form),
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(headers["location"], "/dashboard?done=discarded-1");
+    let (_, _, html) = raw(&app, "GET", "/dashboard", Some(&session), None).await;
+    assert!(!html.contains(&format!("id=\"retry-{job}\"")));
+}

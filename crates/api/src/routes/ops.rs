@@ -4,7 +4,7 @@
 use axum::Router;
 use axum::routing::{get, post};
 
-use super::{monitor, sync};
+use super::{dashboard, monitor, sync};
 use crate::AppState;
 
 /// Routes that need the bearer JWT.
@@ -24,5 +24,12 @@ pub fn protected() -> Router<AppState> {
 
 /// Routes with their own access rule.
 pub fn open() -> Router<AppState> {
-    Router::new().route("/metrics", get(crate::metrics::render))
+    Router::new()
+        .route("/metrics", get(crate::metrics::render))
+        // The dashboard checks its own session cookie (see `dashboard`).
+        .route("/dashboard", get(dashboard::page))
+        .route("/dashboard/login", post(dashboard::login))
+        .route("/dashboard/logout", post(dashboard::logout))
+        .route("/dashboard/retry", post(dashboard::retry))
+        .route("/dashboard/discard", post(dashboard::discard))
 }

@@ -74,6 +74,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let store = Arc::new(PgStore::new(pool.clone()));
 
     start_admin(&config.worker_admin_bind, pool.clone()).await?;
+    start_alerts(&config, store.clone())?;
 
     let deps = Arc::new(SyncDeps {
         appointments: store.clone(),
@@ -128,6 +129,28 @@ async fn start_admin(bind: &str, pool: storage::PgPool) -> anyhow::Result<()> {
     tracing::info!(address = %bound, "worker admin listening");
     // Announced on stdout for scripts and tests that bind port 0.
     println!("worker admin listening on http://{bound}");
+    Ok(())
+}
+
+/// Sets up alerts when `ALERT_WEBHOOK_URL` is set: the dead-letter hook and
+/// the periodic health evaluation.
+fn start_alerts(config: &worker::config::Config, store: Arc<PgStore>) -> anyhow::Result<()> {
+    let Some(url) = config.alert_webhook_url.clone().filter(|u| !u.is_empty()) else {
+        return Ok(());
+    };
+    let alerter = worker::alerts::Alerter::new(worker::alerts::AlertConfig {
+        webhook_url: SecretString::from(url),
+        dedup: Duration::from_secs(config.alert_dedup_seconds),
+        max_per_hour: config.alert_max_per_hour,
+    })
+    .context("configuring alerts")?;
+    worker::alerts::install(alerter.clone());
+    tokio::spawn(worker::alerts::watch_health(
+        alerter,
+        store,
+        Duration::from_secs(config.alert_health_interval_seconds),
+    ));
+    tracing::info!("alerts enabled");
     Ok(())
 }
 

@@ -151,9 +151,13 @@ async fn run_one(deps: Arc<SyncDeps>, job: SyncJob) {
         let queued_ms = (deps.clock.now() - job.created_at).num_milliseconds();
         tracing::info!(queued_ms, "job started");
         let (action, created_at) = (job.action, job.created_at);
+        let job_info = crate::alerts::DeadJobInfo::from(&job);
         let result = run_job(&deps, job, rand::random::<f64>()).await;
         if let Ok(outcome) = &result {
             ghl_adapter::metered::record_job_outcome(action, created_at, outcome, "worker");
+            if let JobOutcome::Dead { error, .. } = outcome {
+                crate::alerts::dead_lettered(&job_info, error);
+            }
         }
         match result {
             Ok(JobOutcome::Succeeded(report)) => tracing::info!(

@@ -226,6 +226,39 @@ impl Alerter {
     }
 }
 
+/// Evaluates the monitor's health rules every `every` and alerts on changes.
+pub async fn watch_health(
+    alerter: Alerter,
+    stats: Arc<dyn domain::ports::SyncStats>,
+    every: Duration,
+) {
+    let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
+    loop {
+        tick.tick().await;
+        let now = chrono::Utc::now();
+        let since = now - chrono::Duration::hours(24);
+        let figures = stats
+            .figures(since, now - chrono::Duration::hours(1), None, 0)
+            .await;
+        let groups = stats.failure_groups(since, 5).await;
+        match (figures, groups) {
+            (Ok(figures), Ok(groups)) => {
+                // The worker runs only with its settings complete.
+                let report = domain::health::assess(
+                    &figures,
+                    &groups,
+                    &[],
+                    &domain::health::Thresholds::default(),
+                );
+                alerter.health(&report);
+            }
+            (Err(e), _) | (_, Err(e)) => {
+                tracing::warn!(error = %e, "health evaluation for alerts failed");
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,38 +301,5 @@ mod tests {
             gate.check("k9", t0 + Duration::from_secs(3600)),
             Verdict::Send { suppressed: 1 }
         ));
-    }
-}
-
-/// Evaluates the monitor's health rules every `every` and alerts on changes.
-pub async fn watch_health(
-    alerter: Alerter,
-    stats: Arc<dyn domain::ports::SyncStats>,
-    every: Duration,
-) {
-    let mut tick = tokio::time::interval(every.max(Duration::from_secs(1)));
-    loop {
-        tick.tick().await;
-        let now = chrono::Utc::now();
-        let since = now - chrono::Duration::hours(24);
-        let figures = stats
-            .figures(since, now - chrono::Duration::hours(1), None, 0)
-            .await;
-        let groups = stats.failure_groups(since, 5).await;
-        match (figures, groups) {
-            (Ok(figures), Ok(groups)) => {
-                // The worker runs only with its settings complete.
-                let report = domain::health::assess(
-                    &figures,
-                    &groups,
-                    &[],
-                    &domain::health::Thresholds::default(),
-                );
-                alerter.health(&report);
-            }
-            (Err(e), _) | (_, Err(e)) => {
-                tracing::warn!(error = %e, "health evaluation for alerts failed");
-            }
-        }
     }
 }

@@ -57,7 +57,7 @@ fn main() -> ExitCode {
 async fn run(config: Config) -> anyhow::Result<()> {
     let stop_signal = shutdown_signal().context("installing signal handlers")?;
     let settings = config.settings()?;
-    telemetry::init(config.log_format());
+    let _otel = telemetry::init(config.log_format());
     for warning in &settings.warnings {
         tracing::warn!("{warning}");
     }

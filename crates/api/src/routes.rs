@@ -80,8 +80,14 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The `traceparent` header of a request, if well-formed (W3C Trace Context).
+/// The trace context stored with a sync job: the request span's own
+/// (OpenTelemetry on: the worker's job span becomes its child), else the
+/// request's `traceparent` header if well-formed (W3C Trace Context).
 pub(crate) fn traceparent(headers: &axum::http::HeaderMap) -> Option<String> {
+    otel::traceparent_of(&tracing::Span::current()).or_else(|| traceparent_header(headers))
+}
+
+fn traceparent_header(headers: &axum::http::HeaderMap) -> Option<String> {
     let value = headers.get("traceparent")?.to_str().ok()?.trim();
     let parts: Vec<&str> = value.split('-').collect();
     let well_formed = parts.len() == 4

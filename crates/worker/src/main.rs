@@ -42,7 +42,7 @@ fn main() -> ExitCode {
 
 async fn run(config: Config) -> anyhow::Result<()> {
     let stop_signal = shutdown_signal().context("installing signal handlers")?;
-    telemetry::init(config.log_format());
+    let _otel = telemetry::init(config.log_format());
     let retry = config.retry_policy().map_err(anyhow::Error::msg)?;
     let database_url = config
         .database_url

@@ -138,7 +138,9 @@ fn settle(
     }
 }
 
-async fn run_one(deps: Arc<SyncDeps>, job: SyncJob) {
+/// The `sync.job` span of a job: its ids and action, continuing the trace of
+/// the request that caused it (its stored `traceparent`).
+pub fn job_span(job: &SyncJob) -> tracing::Span {
     let span = tracing::info_span!(
         "sync.job",
         sync.job_id = %job.id,
@@ -146,7 +148,17 @@ async fn run_one(deps: Arc<SyncDeps>, job: SyncJob) {
         sync.action = %job.action,
         sync.attempt = job.attempts,
         ghl.location_id = %job.location_id,
+        otel.kind = "consumer",
     );
+    // Continue the trace of the request that caused the job.
+    if let Some(parent) = &job.traceparent {
+        otel::set_parent(&span, parent);
+    }
+    span
+}
+
+async fn run_one(deps: Arc<SyncDeps>, job: SyncJob) {
+    let span = job_span(&job);
     async move {
         let queued_ms = (deps.clock.now() - job.created_at).num_milliseconds();
         tracing::info!(queued_ms, "job started");

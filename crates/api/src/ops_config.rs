@@ -193,4 +193,21 @@ mod tests {
             domain::plan::EffectSettings::default()
         );
     }
+
+    #[test]
+    fn help_lists_the_operations_variables() {
+        let help = <Cli as clap::CommandFactory>::command()
+            .render_long_help()
+            .to_string();
+        for var in [
+            "GHL_API_KEY",
+            "GHL_API_BASE_URL",
+            "METRICS_TOKEN",
+            "SYNC_REQUEST_LEASE_SECONDS",
+            "SYNC_MAX_ATTEMPTS",
+            "GHL_TAG_NO_SHOW",
+        ] {
+            assert!(help.contains(var), "--help does not mention {var}");
+        }
+    }
 }

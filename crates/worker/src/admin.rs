@@ -79,3 +79,22 @@ async fn metrics(State(state): State<AdminState>) -> Response {
     )
         .into_response()
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn help_lists_the_operations_variables() {
+        let help = <crate::config::Cli as clap::CommandFactory>::command()
+            .render_long_help()
+            .to_string();
+        for var in [
+            "WORKER_ADMIN_BIND",
+            "ALERT_WEBHOOK_URL",
+            "ALERT_DEDUP_SECONDS",
+            "ALERT_MAX_PER_HOUR",
+            "ALERT_HEALTH_INTERVAL_SECONDS",
+        ] {
+            assert!(help.contains(var), "--help does not mention {var}");
+        }
+    }
+}

@@ -9,6 +9,7 @@ mod appointments;
 mod concurrency;
 mod dead_letters;
 mod leads;
+mod operations;
 mod pool;
 mod queue;
 mod schema;

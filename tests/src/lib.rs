@@ -239,6 +239,14 @@ impl Stack {
 
     /// `worker_env` adds or overrides worker settings.
     pub async fn start_with(worker_env: &[(&str, String)]) -> Result<Self> {
+        Self::start_configured(&[], worker_env).await
+    }
+
+    /// `api_overrides` and `worker_env` add or override api and worker settings.
+    pub async fn start_configured(
+        api_overrides: &[(&str, String)],
+        worker_env: &[(&str, String)],
+    ) -> Result<Self> {
         // reqwest is built without a default TLS provider; the binaries install ring too.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let db = TestDb::create().await?;
@@ -269,6 +277,10 @@ impl Stack {
         // For POST /sync (the api runs run_job against ghl-sim too).
         api_env.push(("GHL_API_KEY", GHL_API_KEY.to_owned()));
         api_env.push(("GHL_API_BASE_URL", sim_url.clone()));
+        for (k, v) in api_overrides {
+            api_env.retain(|(key, _)| key != k);
+            api_env.push((k, v.clone()));
+        }
         let (api, api_url) =
             spawn_http_service("api", &[], &api_env, &log_dir, "api listening on ").await?;
 

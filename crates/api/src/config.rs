@@ -131,6 +131,8 @@ pub struct Config {
     /// `POST /sync`, `/monitor` and `/metrics` settings.
     #[command(flatten)]
     pub ops: crate::ops_config::OpsConfig,
+    #[command(flatten)]
+    pub webhooks: crate::webhook_config::WebhookConfig,
 }
 
 fn parse_tz(s: &str) -> Result<Tz, String> {
@@ -315,6 +317,14 @@ mod tests {
             "BOOKING_SLOT_MINUTES",
             "BOOKING_CAPACITY",
             "SHUTDOWN_GRACE_SECONDS",
+            "GHL_WEBHOOK_ED25519_PUBLIC_KEY",
+            "GHL_WEBHOOK_RSA_PUBLIC_KEY",
+            "GHL_SKIP_SIGNATURE_VALIDATION",
+            "GHL_WEBHOOK_TOLERANCE_SECONDS",
+            "GHL_WEBHOOK_MAX_BODY_BYTES",
+            "GHL_WORKFLOW_WEBHOOK_SECRET",
+            "GHL_WORKFLOW_DEDUP_SECONDS",
+            "WEBHOOK_RETRY_INTERVAL_SECONDS",
         ] {
             assert!(help.contains(var), "--help does not mention {var}");
         }

@@ -11,17 +11,21 @@
 //! - [`routes`]: the handlers and the router.
 //! - [`ops`], [`ops_config`], [`metrics`]: `POST /sync`, `/monitor`, `/metrics`.
 //! - [`telemetry`]: tracing set-up and the request span.
+//! - [`ghl_signature`]: GHL webhook signatures (Ed25519, legacy RSA) over the raw body.
+//! - [`webhook_config`]: the webhook endpoints' settings; handlers in `routes::webhooks`.
 
 pub mod auth;
 pub mod config;
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod ghl_signature;
 pub mod metrics;
 pub mod ops;
 pub mod ops_config;
 pub mod routes;
 pub mod telemetry;
+pub mod webhook_config;
 
 use std::sync::Arc;
 

@@ -57,8 +57,12 @@ fn main() -> ExitCode {
 async fn run(config: Config) -> anyhow::Result<()> {
     let stop_signal = shutdown_signal().context("installing signal handlers")?;
     let settings = config.settings()?;
+    let mut webhook_warnings = Vec::new();
+    let webhook_settings = config
+        .webhooks
+        .settings(config.app_env, &mut webhook_warnings)?;
     let _otel = telemetry::init(config.log_format());
-    for warning in &settings.warnings {
+    for warning in settings.warnings.iter().chain(&webhook_warnings) {
         tracing::warn!("{warning}");
     }
 
@@ -69,6 +73,18 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .await
         .context("migrating the database")?;
     let store = Arc::new(PgStore::new(pool.clone()));
+    let webhooks = routes::webhooks::WebhookState {
+        inbox: store.clone(),
+        location: settings.location.clone(),
+        clock: Arc::new(SystemClock),
+        settings: Arc::new(webhook_settings),
+    };
+    // Stored but unapplied webhook events (a failure after storing, a crash)
+    // are applied at start-up and then periodically.
+    let retry = tokio::spawn(routes::webhooks::retry_unprocessed(
+        webhooks.clone(),
+        webhooks.settings.retry_interval,
+    ));
 
     let ops = operations(&config, &settings, store.clone())?;
     let app = App {
@@ -85,7 +101,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         readiness: Arc::new(DbReadiness(pool.clone())),
         ops: Arc::new(ops),
     };
-    let router = routes::router(AppState(Arc::new(app)));
+    let router = routes::router_with(AppState(Arc::new(app)), routes::webhooks::routes(webhooks));
 
     let listener = tokio::net::TcpListener::bind(config.bind)
         .await
@@ -114,6 +130,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     .await;
+    retry.abort();
     pool.close().await;
     match outcome {
         Ok(Ok(())) => {

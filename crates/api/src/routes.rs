@@ -7,6 +7,7 @@ mod leads;
 mod monitor;
 mod ops;
 mod sync;
+pub mod webhooks;
 
 use std::time::Duration;
 
@@ -25,6 +26,12 @@ use crate::telemetry;
 pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The router with `extra` routes (the webhook endpoints, which are not behind
+/// the JWT and read their bodies themselves) under the same layers.
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let protected = Router::new()
         .route("/api/appointments", post(appointments::create))
         .route(
@@ -61,6 +68,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(protected)
         .merge(open)
+        .merge(extra)
         .fallback(|| async { ApiError::NotFound("route") })
         .layer(middleware::from_fn(crate::metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))

@@ -16,6 +16,7 @@
 //! - [`job`]: sync jobs, their statuses, outcomes and error classes.
 //! - [`health`]: the monitor's health rules (pure) and recommendations.
 //! - [`retry`]: the retry policy (exponential backoff with jitter).
+//! - [`inbound`]: GHL → booking: webhook events parsed, and how they change leads and appointments.
 //! - [`ports`]: traits the adapters implement.
 //! - [`replay`]: re-planning a dead-lettered job from the appointment's current state.
 //! - [`service`]: use cases (booking, status changes, running one sync job).
@@ -24,6 +25,7 @@ pub mod appointment;
 pub mod contact;
 pub mod health;
 pub mod ids;
+pub mod inbound;
 pub mod intent;
 pub mod job;
 pub mod lead;

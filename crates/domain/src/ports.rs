@@ -24,6 +24,9 @@ use crate::lead::{Lead, LeadQuery};
 use crate::plan::{EffectStep, FieldValue, NoteEffect, TaskEffect};
 use crate::slot::TimeSlot;
 
+mod inbox;
+pub use inbox::*;
+
 /// Time, injected so that tests control it.
 pub trait Clock: Send + Sync {
     fn now(&self) -> DateTime<Utc>;

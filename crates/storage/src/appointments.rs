@@ -18,7 +18,7 @@ use crate::error::{corrupt, repo};
 use crate::{PgStore, booking, jobs, mapping};
 
 #[derive(sqlx::FromRow)]
-struct AppointmentRow {
+pub(crate) struct AppointmentRow {
     id: Uuid,
     location_id: String,
     lead_id: Uuid,
@@ -38,7 +38,7 @@ struct AppointmentRow {
 }
 
 impl AppointmentRow {
-    fn into_domain(self) -> Result<Appointment, RepoError> {
+    pub(crate) fn into_domain(self) -> Result<Appointment, RepoError> {
         let id = self.id;
         let bad = |column: &str| corrupt("appointments", column, id);
         let customer = Customer::new(

@@ -10,6 +10,7 @@
 //!   the write transactions in `booking`), and `SyncQueue` (`queue`, decoding in
 //!   `jobs`). Sync jobs are written by `outbox`.
 //! - `dead_letters`: `DeadLetters` (list, preview, replay, discard dead jobs).
+//! - `inbox`: `WebhookInbox`, the GHL webhook inbox and the inbound rules' writes.
 //! - [`pool`]: connecting, migrating, readiness ping, a `LISTEN` helper.
 //! - [`depth`]: queue depth per status, for the worker and the monitor.
 //! - `direct_sync`: `DirectSync` (claiming one appointment's next job for
@@ -32,6 +33,7 @@ mod dead_letters;
 pub mod depth;
 mod direct_sync;
 mod error;
+mod inbox;
 mod jobs;
 mod leads;
 mod mapping;

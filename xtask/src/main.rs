@@ -37,6 +37,11 @@ const COMMANDS: &[Cmd] = &[
         run: demo::demo,
     },
     Cmd {
+        name: "chaos",
+        about: "The chaos test, long form: faults, latency, killed workers (--seed N --appointments N --seconds N)",
+        run: chaos,
+    },
+    Cmd {
         name: "pg",
         about: "Start a throwaway PostgreSQL, print its DATABASE_URL, remove it on Ctrl-C",
         run: pg,
@@ -166,6 +171,89 @@ fn build_and_test(steps: &mut Steps) -> Result<()> {
             )
         },
     )
+}
+
+/// `cargo xtask chaos [--seed N] [--appointments N] [--seconds N] [--fault-rate X]`: the
+/// chaos test (`tests/tests/chaos.rs`) with more appointments and a longer phase of
+/// changes and kills than the short form that `cargo test` runs. Without `--seed` the
+/// seed is drawn from the clock; it is printed either way.
+fn chaos(args: &[String]) -> Result<()> {
+    let mut env: Vec<(&str, String)> = vec![
+        ("CHAOS_APPOINTMENTS", "300".to_owned()),
+        ("CHAOS_SECONDS", "90".to_owned()),
+    ];
+    let mut seed = None;
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let name = match flag.as_str() {
+            "--seed" => "CHAOS_SEED",
+            "--appointments" => "CHAOS_APPOINTMENTS",
+            "--seconds" => "CHAOS_SECONDS",
+            "--fault-rate" => "CHAOS_FAULT_RATE",
+            "--help" | "-h" => {
+                println!(
+                    "Usage: cargo xtask chaos [--seed N] [--appointments N (300)] [--seconds N (90)] [--fault-rate X (0.2)]"
+                );
+                return Ok(());
+            }
+            other => bail!("unknown option `{other}` (see cargo xtask chaos --help)"),
+        };
+        let value = rest
+            .next()
+            .with_context(|| format!("{flag} needs a value"))?;
+        if value.parse::<f64>().is_err() {
+            bail!("{flag} takes a number, not `{value}`");
+        }
+        if name == "CHAOS_SEED" {
+            seed = Some(value.clone());
+        }
+        env.retain(|(k, _)| *k != name);
+        env.push((name, value.clone()));
+    }
+    let seed = seed.unwrap_or_else(|| {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(1);
+        let seed = nanos % 1_000_000_007;
+        env.push(("CHAOS_SEED", seed.to_string()));
+        seed.to_string()
+    });
+    println!("chaos seed {seed} (repeat with: cargo xtask chaos --seed {seed})");
+    let mut steps = Steps::new("chaos", 3);
+    let result = (|| {
+        let (url, _pg_guard) = steps.run(
+            "postgres",
+            "PostgreSQL (DATABASE_URL or a throwaway cluster)",
+            pg::database_url_or_temp,
+        )?;
+        steps.run("build", "cargo build --workspace --bins --locked", || {
+            cargo(&["build", "--workspace", "--bins", "--locked"], &[])
+        })?;
+        let mut envs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        envs.push(("DATABASE_URL", url.as_str()));
+        steps.run(
+            "chaos",
+            "cargo test -p tests --test chaos -- --nocapture",
+            || {
+                cargo(
+                    &[
+                        "test",
+                        "-p",
+                        "tests",
+                        "--locked",
+                        "--test",
+                        "chaos",
+                        "--",
+                        "--nocapture",
+                    ],
+                    &envs,
+                )
+            },
+        )
+    })();
+    steps.summary(result.is_ok());
+    result
 }
 
 fn pg(args: &[String]) -> Result<()> {

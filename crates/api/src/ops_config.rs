@@ -70,6 +70,9 @@ pub struct OpsConfig {
     /// Random share added to each delay (as for the worker).
     #[arg(long, env = "SYNC_RETRY_JITTER", default_value_t = 0.3, global = true)]
     pub sync_retry_jitter: f64,
+    /// Jobs of appointments that ended longer ago are dead-lettered, not retried (as for the worker).
+    #[arg(long, env = "SYNC_MAX_AGE_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650), global = true)]
+    pub sync_max_age_days: u32,
 
     /// GHL custom-field keys and tag names (as for the worker).
     #[arg(
@@ -150,6 +153,7 @@ impl OpsConfig {
             base_delay: seconds("SYNC_RETRY_BASE_SECONDS", self.sync_retry_base_seconds)?,
             max_delay: seconds("SYNC_RETRY_MAX_SECONDS", self.sync_retry_max_seconds)?,
             jitter: self.sync_retry_jitter,
+            max_age_after_end: Duration::from_secs(u64::from(self.sync_max_age_days) * 86_400),
         })
     }
 

@@ -161,6 +161,12 @@ pub struct SyncJob {
     /// Attempts started so far, this one included once claimed.
     pub attempts: u32,
     pub completed_steps: Vec<EffectStep>,
+    /// Notes and tasks whose call was started by some attempt (journaled before
+    /// the call): not journaled as done means the outcome is unknown.
+    pub attempted_steps: Vec<EffectStep>,
+    /// Later pending jobs of the same appointment run together with this one
+    /// (`crate::coalesce`), oldest first; empty when nothing was folded in.
+    pub folded: Vec<FoldedJob>,
     /// Replayed from the dead-letter queue: tags and fields are planned from the
     /// appointment's current state (`crate::replay`).
     pub replay: bool,
@@ -168,6 +174,18 @@ pub struct SyncJob {
     /// W3C traceparent of the request that caused the job.
     pub traceparent: Option<String>,
     pub created_at: DateTime<Utc>,
+}
+
+/// A job folded into an earlier one of its appointment (coalescing): its note
+/// and task are written by that job's run, its contact update merged into it.
+/// Steps are journaled on the folded job's own row.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FoldedJob {
+    pub id: SyncJobId,
+    pub action: SyncAction,
+    pub payload: IntentPayload,
+    pub completed_steps: Vec<EffectStep>,
+    pub attempted_steps: Vec<EffectStep>,
 }
 
 /// Proof of a claim. Every write about a running job names its token, so a
@@ -190,6 +208,21 @@ pub struct SyncReport {
     pub custom_fields_updated: std::collections::BTreeMap<String, String>,
     /// GHL calls made by this attempt.
     pub ghl_calls: u32,
+    /// Notes and tasks of unknown outcome looked up in GHL by this attempt.
+    #[serde(skip)]
+    pub in_doubt_lookups: u32,
+    /// Of those, how many were found done (and so not written again).
+    #[serde(skip)]
+    pub in_doubt_found: u32,
+    /// Later jobs of the appointment run together with this one (coalescing).
+    #[serde(skip)]
+    pub coalesced_jobs: u32,
+    /// Contact-update calls that coalescing made unnecessary.
+    #[serde(skip)]
+    pub calls_saved: u32,
+    /// Notes of older coalesced changes not written (`CoalescedNotes::Last`).
+    #[serde(skip)]
+    pub notes_skipped: u32,
 }
 
 /// How one attempt of a job ended.

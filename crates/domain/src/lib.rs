@@ -13,6 +13,7 @@
 //! - [`lead`]: leads (people known from GHL or from bookings).
 //! - [`intent`]: sync intents written to the outbox with every change.
 //! - [`plan`]: planning the GHL effects of an intent (notes, tags, fields, tasks).
+//! - [`coalesce`]: merging the contact updates of pending jobs run together.
 //! - [`job`]: sync jobs, their statuses, outcomes and error classes.
 //! - [`health`]: the monitor's health rules (pure) and recommendations.
 //! - [`retry`]: the retry policy (exponential backoff with jitter).
@@ -22,6 +23,7 @@
 //! - [`service`]: use cases (booking, status changes, running one sync job).
 
 pub mod appointment;
+pub mod coalesce;
 pub mod contact;
 pub mod health;
 pub mod ids;

@@ -43,6 +43,13 @@ impl EffectStep {
     pub fn parse(s: &str) -> Option<Self> {
         EffectStep::ALL.into_iter().find(|x| x.as_str() == s)
     }
+
+    /// Whether doing the step twice leaves a duplicate in GHL (notes and tasks
+    /// are created; tags and fields are set). Such steps carry a reference
+    /// marker and are looked up before a retry writes them again.
+    pub fn creates_a_record(&self) -> bool {
+        matches!(self, EffectStep::Note | EffectStep::Task)
+    }
 }
 
 impl fmt::Display for EffectStep {
@@ -108,6 +115,19 @@ pub struct EffectSettings {
     pub follow_up_after: Duration,
     /// The satisfaction call is due this long after the visit ends.
     pub satisfaction_after: Duration,
+    /// Which notes jobs run together (coalesced) write.
+    pub coalesced_notes: CoalescedNotes,
+}
+
+/// Which notes a coalesced run writes (`SYNC_COALESCE_NOTES`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CoalescedNotes {
+    /// Every change keeps its note (the default: notes are history).
+    #[default]
+    All,
+    /// Only the newest change's note is written; the older ones stay in the
+    /// outbox (their jobs) but not in GHL. Tasks are always written.
+    Last,
 }
 
 impl Default for EffectSettings {
@@ -120,6 +140,7 @@ impl Default for EffectSettings {
             preparation_before: Duration::hours(2),
             follow_up_after: Duration::hours(24),
             satisfaction_after: Duration::days(2),
+            coalesced_notes: CoalescedNotes::All,
         }
     }
 }

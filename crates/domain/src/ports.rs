@@ -26,6 +26,8 @@ use crate::slot::TimeSlot;
 
 mod inbox;
 pub use inbox::*;
+mod rate_limit;
+pub use rate_limit::*;
 
 /// Time, injected so that tests control it.
 pub trait Clock: Send + Sync {
@@ -224,6 +226,31 @@ pub trait SyncQueue: Send + Sync {
 
     /// Gives a job back unfinished (shutdown): pending again, due now, this attempt not counted.
     async fn release(&self, job: SyncJobId, lease: Lease) -> Result<(), LeaseError>;
+
+    /// Extends the lease of a job we still hold to `lease_for` from now (the
+    /// worker renews the leases of its running jobs, so that only a dead
+    /// worker's jobs are taken over). `LeaseError::Lost` when it was taken over.
+    async fn renew(
+        &self,
+        _job: SyncJobId,
+        _lease: Lease,
+        _lease_for: Duration,
+    ) -> Result<(), LeaseError> {
+        Ok(())
+    }
+
+    /// Records, before its call is made, that a step which must not be done
+    /// twice (a note, a task) is being attempted: a later attempt that finds it
+    /// attempted but not journaled looks in GHL before writing again. An
+    /// implementation that does not record this makes every retry write blindly.
+    async fn step_attempted(
+        &self,
+        _job: SyncJobId,
+        _lease: Lease,
+        _step: EffectStep,
+    ) -> Result<(), LeaseError> {
+        Ok(())
+    }
 }
 
 /// The CRM as the core sees it. Every call names the GHL location it acts in.
@@ -265,6 +292,29 @@ pub trait CrmGateway: Send + Sync {
         location: &LocationId,
         contact: &GhlContactId,
     ) -> Result<CrmContact, CrmError>;
+
+    /// The id of the contact's note whose body contains `marker` (see
+    /// `plan::reference_marker`), if there is one. Asked before a note whose
+    /// earlier attempt had an unknown outcome is written again. A gateway that
+    /// cannot look answers `None` (then a retry may write a note twice).
+    async fn find_note(
+        &self,
+        _location: &LocationId,
+        _contact: &GhlContactId,
+        _marker: &str,
+    ) -> Result<Option<String>, CrmError> {
+        Ok(None)
+    }
+
+    /// Like [`CrmGateway::find_note`], for the contact's tasks (title or body).
+    async fn find_task(
+        &self,
+        _location: &LocationId,
+        _contact: &GhlContactId,
+        _marker: &str,
+    ) -> Result<Option<String>, CrmError> {
+        Ok(None)
+    }
 }
 
 /// What we read of a GHL contact.

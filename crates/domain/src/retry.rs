@@ -13,6 +13,9 @@ pub struct RetryPolicy {
     pub max_delay: Duration,
     /// Up to this fraction of the delay is added at random (0.3 = 30 %).
     pub jitter: f64,
+    /// A job whose appointment ended longer ago than this is dead-lettered
+    /// instead of retried: nobody needs a reminder for a visit long past.
+    pub max_age_after_end: Duration,
 }
 
 impl RetryPolicy {
@@ -22,6 +25,7 @@ impl RetryPolicy {
         base_delay: Duration::from_secs(5 * 60),
         max_delay: Duration::from_secs(60 * 60),
         jitter: 0.3,
+        max_age_after_end: Duration::from_secs(30 * 24 * 3600),
     };
 
     /// Whether another attempt may follow `attempts_made` failed ones.
@@ -54,6 +58,7 @@ mod tests {
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(30),
             jitter: 0.0,
+            max_age_after_end: Duration::from_secs(3600),
         };
         let delays: Vec<u64> = (1..=7)
             .map(|n| policy.delay_after(n, 0.5).as_secs())

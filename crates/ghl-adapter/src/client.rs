@@ -17,6 +17,8 @@ use crate::fields::{FieldCache, FieldIndex, missing_fields_error};
 use crate::operation::Operation;
 use crate::transport::{Call, Transport};
 
+mod lookup;
+
 /// Talks to GHL for every location its token may access. Cheap to share (`Arc`); holds
 /// one connection pool and the custom-field ids of each location it has seen.
 pub struct GhlClient {
@@ -46,6 +48,17 @@ impl GhlClient {
             transport: Transport::new(config)?,
             fields: FieldCache::default(),
         })
+    }
+
+    /// Shares each location's request budget (and pauses) with every other process
+    /// through `limiter` (the worker passes storage's); without it, the budget is this
+    /// process's own.
+    pub fn with_rate_limiter(
+        mut self,
+        limiter: std::sync::Arc<dyn domain::ports::RateLimiter>,
+    ) -> Self {
+        self.transport.set_rate_limiter(limiter);
+        self
     }
 
     /// The base URL requests go to, without a trailing slash.
@@ -223,6 +236,26 @@ impl CrmGateway for GhlClient {
         )
         .with_json(&body)?;
         self.transport.send(&call).await.map(drop)
+    }
+
+    /// `GET /contacts/{contactId}/notes`, matched on the marker (`client/lookup.rs`).
+    async fn find_note(
+        &self,
+        location: &LocationId,
+        contact: &GhlContactId,
+        marker: &str,
+    ) -> Result<Option<String>, CrmError> {
+        self.note_with_marker(location, contact, marker).await
+    }
+
+    /// `GET /contacts/{contactId}/tasks`, matched on the marker (`client/lookup.rs`).
+    async fn find_task(
+        &self,
+        location: &LocationId,
+        contact: &GhlContactId,
+        marker: &str,
+    ) -> Result<Option<String>, CrmError> {
+        self.task_with_marker(location, contact, marker).await
     }
 
     async fn get_contact(

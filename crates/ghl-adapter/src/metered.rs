@@ -137,6 +137,37 @@ impl<C: CrmGateway> CrmGateway for Metered<C> {
         )
         .await
     }
+
+    // Every method is forwarded, also those with a default body: a decorator
+    // that fell back to a default would silently change behaviour (here: the
+    // in-doubt look-ups that keep retried notes and tasks from doubling).
+    async fn find_note(
+        &self,
+        location: &LocationId,
+        contact: &GhlContactId,
+        marker: &str,
+    ) -> Result<Option<String>, CrmError> {
+        observe(
+            "find_note",
+            location,
+            self.inner.find_note(location, contact, marker),
+        )
+        .await
+    }
+
+    async fn find_task(
+        &self,
+        location: &LocationId,
+        contact: &GhlContactId,
+        marker: &str,
+    ) -> Result<Option<String>, CrmError> {
+        observe(
+            "find_task",
+            location,
+            self.inner.find_task(location, contact, marker),
+        )
+        .await
+    }
 }
 
 /// Records how one attempt of a sync job ended, for the worker and for
@@ -163,5 +194,105 @@ pub fn record_job_outcome(
         let seconds = (chrono::Utc::now() - created_at).num_milliseconds().max(0) as f64 / 1000.0;
         metrics::histogram!("sync_commit_to_done_seconds", "action" => action.as_str(), "outcome" => name)
             .record(seconds);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Answers every look-up with "found"; the writes are never called here.
+    struct Finds;
+
+    #[async_trait]
+    impl CrmGateway for Finds {
+        async fn add_note(
+            &self,
+            _: &LocationId,
+            _: &GhlContactId,
+            _: &NoteEffect,
+        ) -> Result<(), CrmError> {
+            Ok(())
+        }
+        async fn add_tags(
+            &self,
+            _: &LocationId,
+            _: &GhlContactId,
+            _: &[String],
+        ) -> Result<(), CrmError> {
+            Ok(())
+        }
+        async fn remove_tags(
+            &self,
+            _: &LocationId,
+            _: &GhlContactId,
+            _: &[String],
+        ) -> Result<(), CrmError> {
+            Ok(())
+        }
+        async fn update_custom_fields(
+            &self,
+            _: &LocationId,
+            _: &GhlContactId,
+            _: &[FieldValue],
+        ) -> Result<(), CrmError> {
+            Ok(())
+        }
+        async fn create_task(
+            &self,
+            _: &LocationId,
+            _: &GhlContactId,
+            _: &TaskEffect,
+        ) -> Result<(), CrmError> {
+            Ok(())
+        }
+        async fn get_contact(
+            &self,
+            _: &LocationId,
+            c: &GhlContactId,
+        ) -> Result<CrmContact, CrmError> {
+            Ok(CrmContact {
+                id: c.clone(),
+                tags: Vec::new(),
+                custom_fields: Vec::new(),
+            })
+        }
+        async fn find_note(
+            &self,
+            _: &LocationId,
+            _: &GhlContactId,
+            _: &str,
+        ) -> Result<Option<String>, CrmError> {
+            Ok(Some("note-1".into()))
+        }
+        async fn find_task(
+            &self,
+            _: &LocationId,
+            _: &GhlContactId,
+            _: &str,
+        ) -> Result<Option<String>, CrmError> {
+            Ok(Some("task-1".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn look_ups_with_default_bodies_are_forwarded() {
+        let metered = Metered::new(Finds);
+        let location = LocationId::parse("loc").unwrap();
+        let contact = GhlContactId::parse("c1").unwrap();
+        assert_eq!(
+            metered
+                .find_note(&location, &contact, "[sync x/note]")
+                .await
+                .unwrap(),
+            Some("note-1".into())
+        );
+        assert_eq!(
+            metered
+                .find_task(&location, &contact, "[sync x/task]")
+                .await
+                .unwrap(),
+            Some("task-1".into())
+        );
     }
 }

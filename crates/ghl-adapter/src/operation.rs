@@ -18,6 +18,8 @@ pub(crate) enum Operation {
     CreateTask,
     GetContact,
     ListCustomFields,
+    ListNotes,
+    ListTasks,
 }
 
 /// How an operation is called.
@@ -33,7 +35,7 @@ pub(crate) struct OperationSpec {
 
 impl Operation {
     #[cfg(test)]
-    pub(crate) const ALL: [Operation; 7] = [
+    pub(crate) const ALL: [Operation; 9] = [
         Operation::AddNote,
         Operation::AddTags,
         Operation::RemoveTags,
@@ -41,7 +43,16 @@ impl Operation {
         Operation::CreateTask,
         Operation::GetContact,
         Operation::ListCustomFields,
+        Operation::ListNotes,
+        Operation::ListTasks,
     ];
+
+    /// Whether sending it twice has the effect of sending it once. A note or a task
+    /// sent twice exists twice, so those are retried only when GHL provably did not get
+    /// them (see [`crate::retry`]).
+    pub(crate) fn idempotent(self) -> bool {
+        !matches!(self, Operation::AddNote | Operation::CreateTask)
+    }
 
     pub(crate) fn spec(self) -> OperationSpec {
         let (name, method, template, version) = match self {
@@ -79,6 +90,18 @@ impl Operation {
                 "get_contact",
                 Method::GET,
                 "/contacts/{contactId}",
+                CONTACTS_VERSION,
+            ),
+            Operation::ListNotes => (
+                "list_notes",
+                Method::GET,
+                "/contacts/{contactId}/notes",
+                CONTACTS_VERSION,
+            ),
+            Operation::ListTasks => (
+                "list_tasks",
+                Method::GET,
+                "/contacts/{contactId}/tasks",
                 CONTACTS_VERSION,
             ),
             Operation::ListCustomFields => (

@@ -1,11 +1,14 @@
 //! The one place a GHL request is sent: base URL, token, `Version`, logging and
-//! classification. A retry or rate-limit layer wraps [`Transport::send`].
+//! classification, wrapped in the per-call retries ([`crate::retry`]) and the location
+//! budget ([`crate::limit`]).
 
+use std::sync::Arc;
 use std::time::Instant;
 
 use chrono::Utc;
 use domain::ids::LocationId;
 use domain::job::CrmError;
+use domain::ports::RateLimiter;
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, redirect};
 use secrecy::{ExposeSecret, SecretString};
@@ -14,7 +17,9 @@ use serde::de::DeserializeOwned;
 
 use crate::classify::{parse_retry_after, status_error, transport_error, unexpected_answer};
 use crate::config::{BuildError, GhlConfig};
+use crate::limit::{Budget, InProcessRateLimiter, RateHeaders};
 use crate::operation::Operation;
+use crate::retry::{Failure, RetryConfig, with_retries};
 
 const JSON: &str = "application/json";
 const VERSION: &str = "Version";
@@ -84,6 +89,8 @@ pub(crate) struct Transport {
     /// Without a trailing slash.
     base_url: String,
     token: SecretString,
+    retry: RetryConfig,
+    budget: Budget,
 }
 
 impl Transport {
@@ -115,20 +122,75 @@ impl Transport {
             .user_agent(concat!("ghl-adapter/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(BuildError::Http)?;
+        let shared: Arc<dyn RateLimiter> = Arc::new(InProcessRateLimiter::new(config.rate_limits));
+        let budget = Budget::new(
+            shared,
+            config.max_requests_per_second,
+            config.rate_limits,
+            config.rate_limit_max_wait,
+        );
         Ok(Transport {
             http,
             base_url,
             token: config.token,
+            retry: config.retry,
+            budget,
         })
+    }
+
+    /// Shares the location budgets with other processes through `limiter`.
+    pub(crate) fn set_rate_limiter(&mut self, limiter: Arc<dyn RateLimiter>) {
+        self.budget.set_shared(limiter);
     }
 
     pub(crate) fn base_url(&self) -> &str {
         &self.base_url
     }
 
+    /// Sends `call` with the per-call retries of [`crate::retry`], each attempt waiting
+    /// for the location's budget first and reporting GHL's rate-limit headers after.
+    pub(crate) async fn send(&self, call: &Call<'_>) -> Result<Reply, CrmError> {
+        let idempotent = call.op.idempotent();
+        with_retries(&self.retry, idempotent, |_| async {
+            self.budget
+                .admit(call.location)
+                .await
+                .map_err(|e| (e, Failure::Budget))?;
+            let attempt = self.send_once(call).await;
+            let (status, retry_after) = match &attempt {
+                Ok((reply, _)) => (Some(reply.status.as_u16()), None),
+                Err((error, _, _)) => (error.status, error.retry_after),
+            };
+            self.budget
+                .observe(
+                    call.location,
+                    status,
+                    self.last_headers(&attempt),
+                    retry_after,
+                )
+                .await;
+            attempt
+                .map(|(reply, _)| reply)
+                .map_err(|(error, failure, _)| (error, failure))
+        })
+        .await
+    }
+
+    fn last_headers(
+        &self,
+        attempt: &Result<(Reply, RateHeaders), (CrmError, Failure, RateHeaders)>,
+    ) -> RateHeaders {
+        match attempt {
+            Ok((_, headers)) | Err((_, _, headers)) => *headers,
+        }
+    }
+
     /// Sends `call` once and classifies the outcome. Logs method, path template,
     /// status and duration at debug level; never the token, a body or a query value.
-    pub(crate) async fn send(&self, call: &Call<'_>) -> Result<Reply, CrmError> {
+    async fn send_once(
+        &self,
+        call: &Call<'_>,
+    ) -> Result<(Reply, RateHeaders), (CrmError, Failure, RateHeaders)> {
         let spec = call.op.spec();
         let mut request = self
             .http
@@ -147,9 +209,11 @@ impl Transport {
         }
 
         let started = Instant::now();
+        let mut headers = RateHeaders::default();
         let outcome = async {
             let response = request.send().await?;
             let status = response.status();
+            headers = RateHeaders::read(response.headers());
             let retry_after = response
                 .headers()
                 .get(RETRY_AFTER)
@@ -173,16 +237,19 @@ impl Transport {
                     "GHL call"
                 );
                 if status.is_success() {
-                    Ok(Reply {
+                    let reply = Reply {
                         op: call.op,
                         status,
                         body: body.to_vec(),
-                    })
+                    };
+                    Ok((reply, headers))
                 } else {
-                    Err(status_error(&spec, status, retry_after, &body))
+                    let error = status_error(&spec, status, retry_after, &body);
+                    Err((error, Failure::Status(status.as_u16()), headers))
                 }
             }
             Err(error) => {
+                let failure = transport_failure(&error);
                 let error = transport_error(&spec, &error);
                 tracing::debug!(
                     ghl.operation = spec.name,
@@ -193,8 +260,22 @@ impl Transport {
                     duration_ms,
                     "GHL call failed without an answer"
                 );
-                Err(error)
+                Err((error, failure, headers))
             }
         }
+    }
+}
+
+/// Where a call without an answer failed, for the retry table: a refused connection
+/// provably sent nothing; a timeout or a broken connection may have.
+fn transport_failure(error: &reqwest::Error) -> Failure {
+    if error.is_builder() {
+        Failure::Build
+    } else if error.is_connect() {
+        Failure::Connect
+    } else if error.is_timeout() {
+        Failure::Timeout
+    } else {
+        Failure::Interrupted
     }
 }

@@ -1,5 +1,7 @@
 //! What a simulated GHL location looks like.
 
+use crate::behaviour::{FaultKind, LatencyMs, RateLimit, SimControl};
+
 /// The custom fields every simulated location has unless configured otherwise: the ones
 /// the sync service writes (see DESIGN.md §5).
 pub const DEFAULT_CUSTOM_FIELDS: [&str; 3] = [
@@ -14,7 +16,7 @@ pub const DEFAULT_CUSTOM_FIELDS: [&str; 3] = [
 pub const PUBLISHED_VERSIONS: [&str; 4] = ["2021-04-15", "2021-07-28", "2023-02-21", "v3"];
 
 /// Configuration of one simulated GHL sub-account (location).
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq)]
 pub struct SimConfig {
     /// The only location id the token has access to; others answer 403.
     pub location_id: String,
@@ -28,6 +30,29 @@ pub struct SimConfig {
     /// lists, which catches a client sending e.g. the calendars version to contacts. When
     /// `true`, any of [`PUBLISHED_VERSIONS`] is accepted, as the live API does.
     pub accept_all_published_versions: bool,
+    /// Share of API requests (0..=1) answered with an injected fault (default 0: none).
+    pub fault_rate: f64,
+    /// The kinds a fault is drawn from (default 500, 502, 503, timeout, drop).
+    pub fault_kinds: Vec<FaultKind>,
+    /// Share of faults on writes injected after the write was applied (default 0.5).
+    pub fault_after_write_share: f64,
+    /// Latency added to every API request (default none).
+    pub latency_ms: LatencyMs,
+    /// GHL's rate limit (default 100 per 10 s, 200,000 per day).
+    pub rate_limit: RateLimit,
+}
+
+impl SimConfig {
+    /// The run-time behaviour this configuration starts with.
+    pub fn control(&self) -> SimControl {
+        SimControl {
+            fault_rate: self.fault_rate,
+            fault_kinds: self.fault_kinds.clone(),
+            fault_after_write_share: self.fault_after_write_share,
+            latency_ms: self.latency_ms,
+            rate_limit: self.rate_limit,
+        }
+    }
 }
 
 impl Default for SimConfig {
@@ -37,6 +62,11 @@ impl Default for SimConfig {
             api_key: "sim-api-key".to_owned(),
             custom_fields: DEFAULT_CUSTOM_FIELDS.map(str::to_owned).to_vec(),
             accept_all_published_versions: false,
+            fault_rate: 0.0,
+            fault_kinds: FaultKind::DEFAULTS.to_vec(),
+            fault_after_write_share: 0.5,
+            latency_ms: LatencyMs::default(),
+            rate_limit: RateLimit::default(),
         }
     }
 }
@@ -52,6 +82,7 @@ impl std::fmt::Debug for SimConfig {
                 "accept_all_published_versions",
                 &self.accept_all_published_versions,
             )
+            .field("control", &self.control())
             .finish()
     }
 }

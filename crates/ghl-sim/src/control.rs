@@ -7,6 +7,7 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use crate::behaviour::{ControlPatch, SimControl, SimStats};
 use crate::error::GhlError;
 use crate::model::SeedContact;
 use crate::state::SimState;
@@ -18,6 +19,40 @@ pub(crate) fn routes() -> Router<SimState> {
         .route("/_sim/calls", get(calls).delete(clear_calls))
         .route("/_sim/contacts", axum::routing::post(seed_contact))
         .route("/_sim/contacts/{id}", get(contact))
+        .route("/_sim/control", get(control).put(set_control))
+        .route("/_sim/stats", get(stats).delete(clear_stats))
+}
+
+/// The rate limit, fault and latency settings.
+async fn control(State(state): State<SimState>) -> Json<SimControl> {
+    Json(state.control())
+}
+
+/// Changes any subset of the settings; answers the full new settings, or 422 naming the
+/// problem.
+async fn set_control(State(state): State<SimState>, body: axum::body::Bytes) -> Response {
+    let patch: ControlPatch = match serde_json::from_slice(&body) {
+        Ok(patch) => patch,
+        Err(e) => return GhlError::unprocessable(e.to_string()).into_response(),
+    };
+    let next = match state.control().patched(patch) {
+        Ok(next) => next,
+        Err(e) => return GhlError::unprocessable(e).into_response(),
+    };
+    match state.set_control(next.clone()) {
+        Ok(()) => Json(next).into_response(),
+        Err(e) => GhlError::unprocessable(e).into_response(),
+    }
+}
+
+/// `{"requests", "byStatus", "faultsInjected", "rateLimited"}`.
+async fn stats(State(state): State<SimState>) -> Json<SimStats> {
+    Json(state.stats())
+}
+
+async fn clear_stats(State(state): State<SimState>) -> StatusCode {
+    state.clear_stats();
+    StatusCode::NO_CONTENT
 }
 
 async fn healthz() -> Json<Value> {

@@ -23,6 +23,8 @@
 //! Code map:
 //!
 //! - [`config`]: [`SimConfig`], the location being simulated.
+//! - [`behaviour`]: [`SimControl`] (rate limit, faults, latency; changeable at run time
+//!   through `PUT /_sim/control`), the rate-limit [`behaviour::Budget`], [`SimStats`].
 //! - [`openapi`]: the embedded specs and the request-body validator.
 //! - `server`: [`router`], [`Sim`], [`RunningSim`].
 //! - `gate`: the middleware: call recording (where rate limits, faults and latency go)
@@ -32,6 +34,7 @@
 //! - `error`: GHL's error bodies, and the reasoning behind each status code.
 //! - `compat`: where the live API accepts more than its spec.
 
+pub mod behaviour;
 pub mod config;
 pub mod openapi;
 
@@ -49,6 +52,7 @@ mod server;
 mod state;
 mod store;
 
+pub use behaviour::{FaultKind, LatencyMs, RateLimit, SimControl, SimStats};
 pub use config::{DEFAULT_CUSTOM_FIELDS, PUBLISHED_VERSIONS, SimConfig};
 pub use model::{
     CallRecord, Contact, ContactState, CustomFieldDef, CustomFieldValue, Note, SeedContact, Task,

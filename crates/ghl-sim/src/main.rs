@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context as _;
 use clap::Parser;
-use ghl_sim::{DEFAULT_CUSTOM_FIELDS, Sim, SimConfig};
+use ghl_sim::{DEFAULT_CUSTOM_FIELDS, FaultKind, LatencyMs, RateLimit, Sim, SimConfig};
 use tracing_subscriber::EnvFilter;
 
 /// A fake GoHighLevel (GHL) API v2 server for tests, demos and benchmarks.
@@ -13,8 +13,10 @@ use tracing_subscriber::EnvFilter;
 /// Serves GET/PUT /contacts/{id}, POST /contacts/upsert, POST /contacts/, tags, notes and
 /// tasks of a contact, and GET /locations/{id}/customFields, checking the bearer token,
 /// the Version header and request bodies against GHL's OpenAPI specs. State is in memory.
-/// Inspect it under /_sim/: GET /_sim/calls, DELETE /_sim/calls, POST /_sim/contacts,
-/// GET /_sim/contacts/{id}, GET /_sim/healthz.
+/// Enforces GHL's rate limits (with the X-RateLimit-* headers and 429s) and can inject
+/// faults and latency. Inspect and control it under /_sim/: GET /_sim/calls, DELETE
+/// /_sim/calls, POST /_sim/contacts, GET /_sim/contacts/{id}, GET /_sim/healthz, GET and
+/// PUT /_sim/control (rate limit, faults, latency at run time), GET and DELETE /_sim/stats.
 ///
 /// On start it prints one line, `ghl-sim listening on http://<addr>`, to stdout; logs go
 /// to stderr (filter with RUST_LOG).
@@ -52,6 +54,64 @@ struct Args {
     /// the live API, instead of only the one each operation's spec lists.
     #[arg(long)]
     accept_all_published_versions: bool,
+
+    /// Share of API requests (0..1) answered with an injected fault.
+    #[arg(long, env = "GHL_SIM_FAULT_RATE", default_value_t = 0.0, value_parser = share)]
+    fault_rate: f64,
+
+    /// Kinds of injected faults, drawn uniformly: 500, 502, 503, timeout (the response is
+    /// held for 120 s, then the connection closed), drop (closed without a response), 401.
+    #[arg(
+        long,
+        env = "GHL_SIM_FAULT_KINDS",
+        default_value = "500,502,503,timeout,drop",
+        value_parser = fault_kinds
+    )]
+    fault_kinds: FaultKinds,
+
+    /// Share (0..1) of faults on writes (POST, PUT, DELETE) injected after the write was
+    /// applied: the client sees a 5xx, a hang or a dropped connection although the write
+    /// took effect.
+    #[arg(long, env = "GHL_SIM_FAULT_AFTER_WRITE_SHARE", default_value_t = 0.5, value_parser = share)]
+    fault_after_write_share: f64,
+
+    /// Latency added to every API request, uniformly random in MIN-MAX milliseconds.
+    #[arg(
+        long,
+        env = "GHL_SIM_LATENCY_MS",
+        default_value = "0-0",
+        value_name = "MIN-MAX"
+    )]
+    latency_ms: LatencyMs,
+
+    /// GHL's burst limit: requests per window per location; more get 429.
+    #[arg(long, env = "GHL_SIM_RATE_LIMIT_BURST", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+    rate_limit_burst: u32,
+
+    /// Length of the burst window in milliseconds.
+    #[arg(long, env = "GHL_SIM_RATE_LIMIT_WINDOW_MS", default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..))]
+    rate_limit_window_ms: u64,
+
+    /// GHL's daily limit: requests per day per location.
+    #[arg(long, env = "GHL_SIM_RATE_LIMIT_DAILY", default_value_t = 200_000, value_parser = clap::value_parser!(u64).range(1..))]
+    rate_limit_daily: u64,
+}
+
+/// A parsed `--fault-kinds` list (a newtype, so clap takes the whole list as one value).
+#[derive(Debug, Clone)]
+struct FaultKinds(Vec<FaultKind>);
+
+fn fault_kinds(s: &str) -> Result<FaultKinds, String> {
+    FaultKind::parse_list(s)
+        .map(FaultKinds)
+        .map_err(|e| e.to_string())
+}
+
+fn share(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err(format!("{s:?} is not a number between 0 and 1")),
+    }
 }
 
 impl Args {
@@ -67,6 +127,15 @@ impl Args {
             api_key: self.api_key,
             custom_fields,
             accept_all_published_versions: self.accept_all_published_versions,
+            fault_rate: self.fault_rate,
+            fault_kinds: self.fault_kinds.0,
+            fault_after_write_share: self.fault_after_write_share,
+            latency_ms: self.latency_ms,
+            rate_limit: RateLimit {
+                burst: self.rate_limit_burst,
+                window_ms: self.rate_limit_window_ms,
+                daily: self.rate_limit_daily,
+            },
         }
     }
 }

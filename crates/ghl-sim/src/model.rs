@@ -5,6 +5,8 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::behaviour::FaultKind;
+
 /// A contact as `GET /contacts/{contactId}` returns it. Absent fields are omitted, like
 /// GHL does.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -124,11 +126,20 @@ pub struct CallRecord {
     pub path: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
+    /// The status the client received; `0` when it received none (an injected `timeout`
+    /// or `drop`).
     pub status: u16,
     /// The request body when it was JSON, else `null`.
     pub body: Value,
     /// Arrival time, RFC 3339.
     pub at: String,
+    /// The injected fault, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fault: Option<FaultKind>,
+    /// For a fault injected after the request was handled: the status the handler
+    /// produced (a 2xx means the write took effect although the client saw the fault).
+    #[serde(rename = "appliedStatus", skip_serializing_if = "Option::is_none")]
+    pub applied_status: Option<u16>,
 }
 
 /// Everything the sim knows about one contact.

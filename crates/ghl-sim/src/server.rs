@@ -10,6 +10,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
+use crate::behaviour::{SimControl, SimStats};
 use crate::config::SimConfig;
 use crate::error::GhlError;
 use crate::model::{CallRecord, Contact, ContactState, SeedContact};
@@ -112,12 +113,28 @@ impl RunningSim {
     }
 
     /// The id of the custom field with `key` (with or without `contact.`).
+    /// The current rate limit, fault and latency settings.
+    pub fn control(&self) -> SimControl {
+        self.state.control()
+    }
+
+    /// Changes them at run time (like `PUT /_sim/control`).
+    pub fn set_control(&self, control: SimControl) -> Result<(), String> {
+        self.state.set_control(control)
+    }
+
+    /// Request counters (like `GET /_sim/stats`).
+    pub fn stats(&self) -> SimStats {
+        self.state.stats()
+    }
+
     pub fn custom_field_id(&self, key: &str) -> Option<String> {
         self.state.custom_field_id(key)
     }
 
     /// Stops accepting connections, lets requests in flight finish, and waits.
     pub async fn shutdown(mut self) -> anyhow::Result<()> {
+        self.state.begin_shutdown();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -133,6 +150,7 @@ impl RunningSim {
 
 impl Drop for RunningSim {
     fn drop(&mut self) {
+        self.state.begin_shutdown();
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }

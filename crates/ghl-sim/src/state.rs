@@ -2,6 +2,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+use crate::behaviour::{Budget, SimControl, SimStats};
 use crate::config::SimConfig;
 use crate::fields::find_field;
 use crate::model::{CallRecord, Contact, ContactState, CustomFieldDef, SeedContact};
@@ -17,6 +18,17 @@ struct Inner {
     config: SimConfig,
     spec: &'static Spec,
     store: Mutex<Store>,
+    behaviour: Mutex<Behaviour>,
+    /// Set when the server shuts down: ends `timeout` faults' holds.
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+/// The run-time behaviour with its rate-limit state and counters.
+#[derive(Debug)]
+pub(crate) struct Behaviour {
+    pub(crate) control: SimControl,
+    pub(crate) budget: Budget,
+    pub(crate) stats: SimStats,
 }
 
 impl std::fmt::Debug for SimState {
@@ -32,10 +44,21 @@ impl SimState {
     pub fn new(config: SimConfig) -> anyhow::Result<Self> {
         let spec = Spec::embedded()?;
         let store = Mutex::new(Store::new(&config));
+        let control = config.control();
+        control
+            .validate()
+            .map_err(|e| anyhow::anyhow!("invalid sim configuration: {e}"))?;
+        let behaviour = Mutex::new(Behaviour {
+            control,
+            budget: Budget::default(),
+            stats: SimStats::default(),
+        });
         Ok(SimState(Arc::new(Inner {
             config,
             spec,
             store,
+            behaviour,
+            shutdown: tokio::sync::watch::Sender::new(false),
         })))
     }
 
@@ -75,6 +98,53 @@ impl SimState {
     /// id is accepted too).
     pub fn custom_field_id(&self, key: &str) -> Option<String> {
         find_field(self.store().fields(), key).map(|f| f.id.clone())
+    }
+
+    /// The current rate limit, fault and latency settings.
+    pub fn control(&self) -> SimControl {
+        self.behaviour().control.clone()
+    }
+
+    /// Replaces the settings (after validating them). A changed rate limit starts fresh
+    /// windows.
+    pub fn set_control(&self, control: SimControl) -> Result<(), String> {
+        control.validate()?;
+        let mut behaviour = self.behaviour();
+        if behaviour.control.rate_limit != control.rate_limit {
+            behaviour.budget.reset();
+        }
+        behaviour.control = control;
+        Ok(())
+    }
+
+    /// Request counters since the start (or the last [`SimState::clear_stats`]).
+    pub fn stats(&self) -> SimStats {
+        self.behaviour().stats.clone()
+    }
+
+    pub fn clear_stats(&self) {
+        self.behaviour().stats = SimStats::default();
+    }
+
+    /// Waits `duration`, or until the server shuts down.
+    pub(crate) async fn hold(&self, duration: std::time::Duration) {
+        let mut shutdown = self.0.shutdown.subscribe();
+        tokio::select! {
+            () = tokio::time::sleep(duration) => {}
+            _ = shutdown.wait_for(|down| *down) => {}
+        }
+    }
+
+    /// Ends every hold, so a graceful shutdown does not wait for them.
+    pub(crate) fn begin_shutdown(&self) {
+        self.0.shutdown.send_replace(true);
+    }
+
+    pub(crate) fn behaviour(&self) -> MutexGuard<'_, Behaviour> {
+        self.0
+            .behaviour
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Locks the store. A panic while it was held cannot leave it half-written (every

@@ -34,7 +34,7 @@ SET status = $2,
     updated_at = now()
 WHERE j.id = $1
 RETURNING j.id, j.seq, j.appointment_id, j.location_id, j.action, j.payload, j.status, j.priority,
-          j.attempts, j.completed_steps, j.replays, j.lease_token, j.locked_until, j.traceparent, j.created_at";
+          j.attempts, j.completed_steps, j.attempted_steps, j.replays, j.lease_token, j.locked_until, j.traceparent, j.created_at";
 
 #[async_trait]
 impl DirectSync for PgStore {
@@ -48,7 +48,7 @@ impl DirectSync for PgStore {
         let mut tx = self.pool.begin().await.map_err(repo)?;
         let next: Option<(Uuid, String, String, Option<DateTime<Utc>>)> = sqlx::query_as(
             "SELECT id, action, status, locked_until FROM sync_jobs
-             WHERE appointment_id = $1 AND status = ANY($2)
+             WHERE appointment_id = $1 AND status = ANY($2) AND coalesced_into IS NULL
              ORDER BY seq LIMIT 1
              FOR UPDATE",
         )
@@ -99,9 +99,23 @@ impl DirectSync for PgStore {
         tx.commit().await.map_err(repo)?;
         // A row that does not decode stays claimed until its lease expires;
         // then a worker's claim dead-letters it (see `queue::bury`).
-        row.into_domain()
-            .map(|job| DirectClaim::Claimed(Box::new(job)))
-            .map_err(|column| corrupt("sync_jobs", column, "a job"))
+        let mut job = row
+            .into_domain()
+            .map_err(|column| corrupt("sync_jobs", column, "a job"))?;
+        // As a worker's claim does: fold later not-started jobs into this one
+        // (when coalescing is on) and load those folded into it.
+        if let Some(lease) = job.lease {
+            match self.folded_into(job.id, lease).await {
+                Ok(folded) => job.folded = folded,
+                Err(e) => {
+                    let _ = domain::ports::SyncQueue::release(self, job.id, lease).await;
+                    return Err(RepoError::Unavailable(format!(
+                        "could not load the jobs coalesced into the claimed one: {e}"
+                    )));
+                }
+            }
+        }
+        Ok(DirectClaim::Claimed(Box::new(job)))
     }
 
     async fn stored_result(

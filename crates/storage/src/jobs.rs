@@ -24,6 +24,7 @@ pub(crate) struct JobRow {
     pub priority: i16,
     pub attempts: i32,
     pub completed_steps: Vec<String>,
+    pub attempted_steps: Vec<String>,
     pub replays: i32,
     pub lease_token: Option<Uuid>,
     pub locked_until: Option<DateTime<Utc>>,
@@ -44,6 +45,12 @@ impl JobRow {
             .map(|s| mapping::parse_step(s))
             .collect::<Option<Vec<_>>>()
             .ok_or("completed_steps")?;
+        let attempted_steps = self
+            .attempted_steps
+            .iter()
+            .map(|s| mapping::parse_step(s))
+            .collect::<Option<Vec<_>>>()
+            .ok_or("attempted_steps")?;
         Ok(SyncJob {
             id: SyncJobId::from_uuid(self.id),
             appointment_id: AppointmentId::from_uuid(self.appointment_id),
@@ -55,6 +62,8 @@ impl JobRow {
             priority: mapping::parse_priority(self.priority).ok_or("priority")?,
             attempts: u32::try_from(self.attempts).map_err(|_| "attempts")?,
             completed_steps,
+            attempted_steps,
+            folded: Vec::new(),
             replay: self.replays > 0,
             lease,
             traceparent: self.traceparent,

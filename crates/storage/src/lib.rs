@@ -11,11 +11,15 @@
 //!   `jobs`). Sync jobs are written by `outbox`.
 //! - `dead_letters`: `DeadLetters` (list, preview, replay, discard dead jobs).
 //! - `inbox`: `WebhookInbox`, the GHL webhook inbox and the inbound rules' writes.
+//! - `coalesce`: folding later pending jobs into a claimed one (coalescing).
 //! - [`pool`]: connecting, migrating, readiness ping, a `LISTEN` helper.
+//! - [`retention`]: pruning old succeeded and skipped jobs and their attempts.
 //! - [`depth`]: queue depth per status, for the worker and the monitor.
 //! - `direct_sync`: `DirectSync` (claiming one appointment's next job for
 //!   `POST /sync`, and the stored answers of those requests); `stats`:
 //!   `SyncStats` (the monitor's figures).
+//! - [`rate_limit`]: [`PgRateLimiter`], GHL's request budget per location shared by
+//!   every worker (`rate_limit_buckets`, the `rate_limit_acquire` function).
 //! - `mapping`: the only place where statuses and other enumerations meet the
 //!   strings stored in the database.
 //! - `error`: sqlx errors mapped to the domain's `RepoError`, without row contents.
@@ -29,6 +33,7 @@
 
 mod appointments;
 mod booking;
+mod coalesce;
 mod dead_letters;
 pub mod depth;
 mod direct_sync;
@@ -40,12 +45,16 @@ mod mapping;
 mod outbox;
 pub mod pool;
 mod queue;
+pub mod rate_limit;
+pub mod retention;
 mod stats;
 
 use sqlx::migrate::Migrator;
 
 pub use depth::{QueueDepth, queue_depth};
 pub use pool::{StorageError, connect, listener, migrate, ping};
+pub use rate_limit::{BucketState, PgRateLimiter};
+pub use retention::{Pruned, prune_finished};
 /// Re-exported so that the binaries need no sqlx dependency of their own.
 pub use sqlx::PgPool;
 pub use sqlx::postgres::PgListener;
@@ -66,11 +75,24 @@ pub const IDEMPOTENCY_TTL: chrono::Duration = chrono::Duration::hours(24);
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Fold not-started later jobs of an appointment into a claimed one (`coalesce`).
+    coalesce: bool,
 }
 
 impl PgStore {
+    /// A store; coalescing is off until [`PgStore::with_coalescing`] turns it on
+    /// (the worker does, per `SYNC_COALESCE`).
     pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+        Self {
+            pool,
+            coalesce: false,
+        }
+    }
+
+    /// Turns coalescing of pending jobs at claim time on or off (`SYNC_COALESCE`).
+    pub fn with_coalescing(mut self, on: bool) -> Self {
+        self.coalesce = on;
+        self
     }
 
     pub fn pool(&self) -> &PgPool {

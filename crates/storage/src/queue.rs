@@ -47,7 +47,7 @@ const CLAIM: &str = "
 WITH candidates AS (
     SELECT j.id
     FROM sync_jobs j
-    WHERE ((j.status = $1 AND j.next_attempt_at <= now())
+    WHERE ((j.status = $1 AND j.next_attempt_at <= now() AND j.coalesced_into IS NULL)
         OR (j.status = $2 AND j.locked_until < now()))
       AND NOT EXISTS (
           SELECT 1 FROM sync_jobs earlier
@@ -74,7 +74,7 @@ SET status = $2,
 FROM candidates
 WHERE j.id = candidates.id
 RETURNING j.id, j.seq, j.appointment_id, j.location_id, j.action, j.payload, j.status, j.priority,
-          j.attempts, j.completed_steps, j.replays, j.lease_token, j.locked_until, j.traceparent, j.created_at";
+          j.attempts, j.completed_steps, j.attempted_steps, j.replays, j.lease_token, j.locked_until, j.traceparent, j.created_at";
 
 impl PgStore {
     async fn claim_once(
@@ -150,10 +150,26 @@ impl SyncQueue for PgStore {
                 .lease_token
                 .zip(row.locked_until)
                 .map(|(token, until)| Lease { token, until });
-            match row.into_domain() {
-                Ok(job) => jobs.push(job),
-                Err(column) => self.bury(id, lease, column).await,
+            let mut job = match row.into_domain() {
+                Ok(job) => job,
+                Err(column) => {
+                    self.bury(id, lease, column).await;
+                    continue;
+                }
+            };
+            if let Some(lease) = lease {
+                match self.folded_into(id, lease).await {
+                    Ok(folded) => job.folded = folded,
+                    Err(e) => {
+                        // Run it alone: folded jobs stay attached and are
+                        // loaded again by the next claim of this job.
+                        tracing::warn!(sync.job_id = %id, error = %e, "could not load coalesced jobs; releasing the job");
+                        let _ = self.release(id, lease).await;
+                        continue;
+                    }
+                }
             }
+            jobs.push(job);
         }
         Ok(jobs)
     }
@@ -169,7 +185,8 @@ impl SyncQueue for PgStore {
              SET completed_steps = CASE WHEN $3 = ANY(completed_steps) THEN completed_steps
                                         ELSE array_append(completed_steps, $3) END,
                  updated_at = now()
-             WHERE id = $1 AND lease_token = $2 AND status = $4",
+             WHERE id = $1 AND ((lease_token = $2 AND status = $4)
+                OR coalesced_into IN (SELECT id FROM sync_jobs WHERE lease_token = $2 AND status = $4))",
         )
         .bind(job.as_uuid())
         .bind(lease.token)
@@ -222,6 +239,9 @@ impl SyncQueue for PgStore {
         let Some(attempt_no) = attempts else {
             return Err(LeaseError::Lost);
         };
+        crate::coalesce::settle_folded(&mut tx, job, status, last_error)
+            .await
+            .map_err(repo)?;
         sqlx::query(
             "INSERT INTO sync_attempts
                  (job_id, attempt, started_at, finished_at, outcome, error_class, http_status, ghl_calls, error)
@@ -241,6 +261,50 @@ impl SyncQueue for PgStore {
         .map_err(repo)?;
         tx.commit().await.map_err(repo)?;
         Ok(())
+    }
+
+    async fn renew(
+        &self,
+        job: SyncJobId,
+        lease: Lease,
+        lease_for: Duration,
+    ) -> Result<(), LeaseError> {
+        let done = sqlx::query(
+            "UPDATE sync_jobs SET locked_until = now() + $3 * interval '1 second'
+             WHERE id = $1 AND lease_token = $2 AND status = $4",
+        )
+        .bind(job.as_uuid())
+        .bind(lease.token)
+        .bind(lease_for.as_secs_f64())
+        .bind(mapping::job_status(JobStatus::Running))
+        .execute(&self.pool)
+        .await
+        .map_err(repo)?;
+        held(done.rows_affected())
+    }
+
+    async fn step_attempted(
+        &self,
+        job: SyncJobId,
+        lease: Lease,
+        step: EffectStep,
+    ) -> Result<(), LeaseError> {
+        let done = sqlx::query(
+            "UPDATE sync_jobs
+             SET attempted_steps = CASE WHEN $3 = ANY(attempted_steps) THEN attempted_steps
+                                        ELSE array_append(attempted_steps, $3) END,
+                 updated_at = now()
+             WHERE id = $1 AND ((lease_token = $2 AND status = $4)
+                OR coalesced_into IN (SELECT id FROM sync_jobs WHERE lease_token = $2 AND status = $4))",
+        )
+        .bind(job.as_uuid())
+        .bind(lease.token)
+        .bind(mapping::step(step))
+        .bind(mapping::job_status(JobStatus::Running))
+        .execute(&self.pool)
+        .await
+        .map_err(repo)?;
+        held(done.rows_affected())
     }
 
     async fn release(&self, job: SyncJobId, lease: Lease) -> Result<(), LeaseError> {

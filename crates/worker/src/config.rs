@@ -4,13 +4,20 @@ use std::time::Duration;
 
 use chrono_tz::Tz;
 use clap::{Args, Parser, Subcommand};
-use domain::plan::{EffectSettings, FieldKeys, TagNames};
+use domain::plan::{CoalescedNotes, EffectSettings, FieldKeys, TagNames};
 use domain::retry::RetryPolicy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum AppEnv {
     Production,
     Development,
+}
+
+/// `SYNC_COALESCE_NOTES`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CoalesceNotes {
+    All,
+    Last,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -35,6 +42,9 @@ pub struct Cli {
 pub enum Command {
     /// Run the worker until SIGTERM/SIGINT (the default).
     Run,
+    /// Inspect, retry and discard dead-lettered sync jobs.
+    #[command(subcommand)]
+    Dlq(crate::dlq::DlqCommand),
 }
 
 #[derive(Debug, Args)]
@@ -125,6 +135,30 @@ pub struct Config {
     /// Random share added to each delay (0.3 = up to 30 %).
     #[arg(long, env = "SYNC_RETRY_JITTER", default_value_t = 0.3, global = true)]
     pub sync_retry_jitter: f64,
+
+    /// Jobs of appointments that ended more than this many days ago are dead-lettered instead of retried.
+    #[arg(long, env = "SYNC_MAX_AGE_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650), global = true)]
+    pub sync_max_age_days: u32,
+
+    /// Run not-started pending jobs of an appointment together with the one before them
+    /// (their notes and tasks are all written; their tag and field updates merged).
+    #[arg(long, env = "SYNC_COALESCE", default_value_t = true, action = clap::ArgAction::Set, global = true)]
+    pub sync_coalesce: bool,
+
+    /// Notes written when jobs are coalesced: `all` (every change keeps its note) or
+    /// `last` (only the newest change's note).
+    #[arg(
+        long,
+        env = "SYNC_COALESCE_NOTES",
+        value_enum,
+        default_value = "all",
+        global = true
+    )]
+    pub sync_coalesce_notes: CoalesceNotes,
+
+    /// Succeeded and skipped jobs (and their attempts) older than this many days are pruned; dead jobs are kept.
+    #[arg(long, env = "SYNC_RETENTION_DAYS", default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..=3650), global = true)]
+    pub sync_retention_days: u32,
 
     /// Time zone for dates and times written to GHL (IANA name).
     #[arg(long, env = "BOOKING_TIMEZONE", default_value = "Europe/Amsterdam", value_parser = parse_tz, global = true)]
@@ -268,6 +302,8 @@ pub struct Config {
         global = true
     )]
     pub alert_health_interval_seconds: u64,
+    #[command(flatten)]
+    pub ghl_limits: crate::ghl_limits::GhlLimitArgs,
 }
 
 fn parse_tz(s: &str) -> Result<Tz, String> {
@@ -297,6 +333,7 @@ impl Config {
             base_delay: seconds("SYNC_RETRY_BASE_SECONDS", self.sync_retry_base_seconds)?,
             max_delay: seconds("SYNC_RETRY_MAX_SECONDS", self.sync_retry_max_seconds)?,
             jitter: self.sync_retry_jitter,
+            max_age_after_end: Duration::from_secs(u64::from(self.sync_max_age_days) * 86_400),
         })
     }
 
@@ -315,6 +352,10 @@ impl Config {
                 appointment_status: self.ghl_field_appointment_status.clone(),
                 next_appointment_date: self.ghl_field_next_appointment_date.clone(),
                 last_service_date: self.ghl_field_last_service_date.clone(),
+            },
+            coalesced_notes: match self.sync_coalesce_notes {
+                CoalesceNotes::All => CoalescedNotes::All,
+                CoalesceNotes::Last => CoalescedNotes::Last,
             },
             ..EffectSettings::default()
         }

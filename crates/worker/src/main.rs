@@ -12,7 +12,7 @@ use domain::ports::SystemClock;
 use domain::service::SyncDeps;
 use ghl_adapter::{GhlClient, GhlConfig};
 use secrecy::SecretString;
-use storage::PgStore;
+use storage::{PgRateLimiter, PgStore};
 use tokio::sync::{Notify, watch};
 use worker::config::{Cli, Command, Config};
 use worker::runner::{Runner, RunnerConfig};
@@ -29,6 +29,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command.unwrap_or(Command::Run) {
         Command::Run => runtime.block_on(run(cli.config)),
+        Command::Dlq(command) => runtime.block_on(worker::dlq::run(cli.config, command)),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -58,12 +59,15 @@ async fn run(config: Config) -> anyhow::Result<()> {
     {
         tracing::debug!("a rustls crypto provider was already installed");
     }
-    let crm = GhlClient::new(
-        GhlConfig::new(SecretString::from(token))
-            .with_base_url(config.ghl_api_base_url.clone())
-            .with_request_timeout(Duration::from_secs(config.ghl_request_timeout_seconds)),
-    )
-    .context("configuring the GHL client")?;
+    let ghl_config = GhlConfig::new(SecretString::from(token))
+        .with_base_url(config.ghl_api_base_url.clone())
+        .with_request_timeout(Duration::from_secs(config.ghl_request_timeout_seconds));
+    let ghl_config = config
+        .ghl_limits
+        .apply(ghl_config)
+        .map_err(anyhow::Error::msg)?;
+    let rate_limits = ghl_config.rate_limits;
+    let crm = GhlClient::new(ghl_config).context("configuring the GHL client")?;
 
     let pool = storage::connect(database_url, config.database_max_connections)
         .await
@@ -71,7 +75,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
     storage::migrate(&pool)
         .await
         .context("migrating the database")?;
-    let store = Arc::new(PgStore::new(pool.clone()));
+    let store = Arc::new(PgStore::new(pool.clone()).with_coalescing(config.sync_coalesce));
+    // Every worker shares each location's GHL budget through the database.
+    let crm = crm.with_rate_limiter(Arc::new(PgRateLimiter::new(pool.clone(), rate_limits)));
 
     start_admin(&config.worker_admin_bind, pool.clone()).await?;
     start_alerts(&config, store.clone())?;
@@ -85,6 +91,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
         settings: config.effect_settings(),
         retry,
     });
+
+    let pruner = tokio::spawn(worker::maintenance::prune_periodically(
+        pool.clone(),
+        config.sync_retention_days,
+        worker::maintenance::PRUNE_EVERY,
+    ));
 
     let wake = Arc::new(Notify::new());
     let listener = tokio::spawn(listen(pool.clone(), wake.clone()));
@@ -109,6 +121,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     );
     runner.run(stop_rx).await;
     listener.abort();
+    pruner.abort();
     pool.close().await;
     Ok(())
 }

@@ -52,6 +52,11 @@ impl Runner {
         let concurrency = self.config.concurrency.max(1);
         tracing::info!(worker.id = %self.config.worker_id, concurrency, "worker started");
 
+        // Leases are renewed at a third of their length, so that a job that
+        // takes long is not taken over while this worker is alive.
+        let mut renew =
+            tokio::time::interval((self.config.lease / 3).max(Duration::from_millis(100)));
+        renew.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         while !*shutdown.borrow() {
             let room = concurrency - tasks.len();
             let mut filled = false;
@@ -83,6 +88,7 @@ impl Runner {
                 Some(done) = tasks.join_next_with_id(), if !tasks.is_empty() => {
                     settle(done, &mut leases, &mut stats);
                 }
+                _ = renew.tick() => self.renew_leases(&leases).await,
                 () = self.wake.notified(), if idle => {}
                 () = tokio::time::sleep(self.config.poll_interval), if idle => {}
             }
@@ -117,6 +123,16 @@ impl Runner {
             "worker stopped"
         );
         stats
+    }
+}
+
+impl Runner {
+    async fn renew_leases(&self, leases: &HashMap<tokio::task::Id, (SyncJobId, Lease)>) {
+        for (job, lease) in leases.values() {
+            if let Err(e) = self.deps.queue.renew(*job, *lease, self.config.lease).await {
+                tracing::warn!(sync.job_id = %job, error = %e, "could not renew a lease");
+            }
+        }
     }
 }
 
@@ -176,6 +192,10 @@ async fn run_one(deps: Arc<SyncDeps>, job: SyncJob) {
                 ghl.calls = report.ghl_calls,
                 note = report.notes_created,
                 task = report.task_created,
+                in_doubt.lookups = report.in_doubt_lookups,
+                in_doubt.found = report.in_doubt_found,
+                coalesced.jobs = report.coalesced_jobs,
+                coalesced.calls_saved = report.calls_saved,
                 "job succeeded"
             ),
             Ok(JobOutcome::Skipped { reason }) => tracing::info!(reason = %reason, "job skipped"),

@@ -5,9 +5,12 @@ use std::sync::Arc;
 
 use chrono::Duration;
 
-use crate::ids::GhlContactId;
-use crate::job::{CrmError, ErrorClass, JobOutcome, SyncJob, SyncReport};
-use crate::plan::{EffectPlan, EffectSettings, EffectStep, plan_effects};
+use crate::coalesce::{CONTACT_STEPS, contact_calls, merge_contact_updates};
+use crate::ids::{GhlContactId, LocationId, SyncJobId};
+use crate::job::{CrmError, ErrorClass, JobOutcome, Lease, SyncJob, SyncReport};
+use crate::plan::{
+    CoalescedNotes, EffectPlan, EffectSettings, EffectStep, plan_effects, reference_marker,
+};
 use crate::ports::{
     AppointmentRepository, AttemptLog, Clock, CrmGateway, LeadRepository, LeaseError, SyncQueue,
 };
@@ -74,6 +77,25 @@ fn decide(
     calls: u32,
     unit_random: f64,
 ) -> JobOutcome {
+    let ended_ago = deps.clock.now() - job.payload.ends_at;
+    let too_old =
+        Duration::from_std(deps.retry.max_age_after_end).is_ok_and(|max_age| ended_ago > max_age);
+    if error.class.is_retryable() && too_old {
+        let days = deps.retry.max_age_after_end.as_secs() / 86_400;
+        let error = CrmError::new(
+            ErrorClass::Permanent,
+            error.status,
+            format!(
+                "not retried: the appointment ended more than {days} day(s) ago \
+                 (SYNC_MAX_AGE_DAYS); last error: {}",
+                error.message
+            ),
+        );
+        return JobOutcome::Dead {
+            error,
+            ghl_calls: calls,
+        };
+    }
     if error.class.is_retryable() && deps.retry.allows_another(job.attempts) {
         let backoff = deps.retry.delay_after(job.attempts, unit_random);
         let wait = error
@@ -122,29 +144,145 @@ async fn execute(deps: &SyncDeps, job: &SyncJob, calls: &mut u32) -> Result<JobO
         plan_effects(job.id, job.action, &job.payload, &deps.settings, now)
     };
     let mut report = SyncReport::default();
-    for step in plan.steps() {
-        if !job.completed_steps.contains(&step) {
-            *calls += 1;
-            call_step(deps, job, &contact, &plan, step)
-                .await
-                .map_err(Failure::Crm)?;
-            let lease = job.lease.ok_or(LeaseError::Lost)?;
-            deps.queue.step_done(job.id, lease, step).await?;
+    let lease = job.lease.ok_or(LeaseError::Lost)?;
+    // The job and the later ones folded into it (coalescing), oldest first.
+    let mut units = vec![Unit {
+        id: job.id,
+        plan,
+        completed: &job.completed_steps,
+        attempted: &job.attempted_steps,
+    }];
+    for folded in &job.folded {
+        units.push(Unit {
+            id: folded.id,
+            plan: plan_effects(
+                folded.id,
+                folded.action,
+                &folded.payload,
+                &deps.settings,
+                now,
+            ),
+            completed: &folded.completed_steps,
+            attempted: &folded.attempted_steps,
+        });
+    }
+    if deps.settings.coalesced_notes == CoalescedNotes::Last {
+        // Only the newest change's note; a note already written stays written.
+        let newest = units.len() - 1;
+        for unit in &mut units[..newest] {
+            if !unit.completed.contains(&EffectStep::Note) {
+                unit.plan.note = None;
+                report.notes_skipped += 1;
+            }
         }
-        record(&mut report, &plan, step);
+    }
+    let contact_update = merge_contact_updates(units.iter().map(|u| &u.plan));
+    report.coalesced_jobs = u32::try_from(job.folded.len()).unwrap_or(u32::MAX);
+    report.calls_saved = units
+        .iter()
+        .map(|u| contact_calls(&u.plan))
+        .sum::<u32>()
+        .saturating_sub(contact_calls(&contact_update));
+
+    let run = Run {
+        deps,
+        location: &job.location_id,
+        contact: &contact,
+        lease,
+    };
+    // Notes, oldest change first; then the one merged contact update
+    // (journaled on this job); then the tasks.
+    for unit in &units {
+        run.record_step(unit, EffectStep::Note, calls, &mut report)
+            .await?;
+    }
+    for step in CONTACT_STEPS {
+        if contact_update.steps().contains(&step) {
+            if !job.completed_steps.contains(&step) {
+                *calls += 1;
+                call_step(deps, &job.location_id, &contact, &contact_update, step)
+                    .await
+                    .map_err(Failure::Crm)?;
+                deps.queue.step_done(job.id, lease, step).await?;
+            }
+            record(&mut report, &contact_update, step);
+        }
+    }
+    for unit in &units {
+        run.record_step(unit, EffectStep::Task, calls, &mut report)
+            .await?;
     }
     report.ghl_calls = *calls;
     Ok(JobOutcome::Succeeded(report))
 }
 
+/// One job's share of a run: its plan and journal.
+struct Unit<'a> {
+    id: SyncJobId,
+    plan: EffectPlan,
+    completed: &'a [EffectStep],
+    attempted: &'a [EffectStep],
+}
+
+/// What every step of a run needs.
+struct Run<'a> {
+    deps: &'a SyncDeps,
+    location: &'a LocationId,
+    contact: &'a GhlContactId,
+    lease: Lease,
+}
+
+impl Run<'_> {
+    /// Writes the note or task of `unit` unless journaled; marks it attempted
+    /// before the call, and after an earlier attempt of unknown outcome looks
+    /// for it in GHL first. Journals it on the unit's own job.
+    async fn record_step(
+        &self,
+        unit: &Unit<'_>,
+        step: EffectStep,
+        calls: &mut u32,
+        report: &mut SyncReport,
+    ) -> Result<(), Failure> {
+        if !unit.plan.steps().contains(&step) {
+            return Ok(());
+        }
+        if !unit.completed.contains(&step) {
+            let deps = self.deps;
+            let mut done = false;
+            if unit.attempted.contains(&step) {
+                // An earlier attempt started this call and never journaled
+                // it: it may have reached GHL. Look before writing again.
+                *calls += 1;
+                report.in_doubt_lookups += 1;
+                done = find_done(deps, unit.id, self.location, self.contact, step)
+                    .await
+                    .map_err(Failure::Crm)?;
+                if done {
+                    report.in_doubt_found += 1;
+                }
+            } else {
+                deps.queue.step_attempted(unit.id, self.lease, step).await?;
+            }
+            if !done {
+                *calls += 1;
+                call_step(deps, self.location, self.contact, &unit.plan, step)
+                    .await
+                    .map_err(Failure::Crm)?;
+            }
+            deps.queue.step_done(unit.id, self.lease, step).await?;
+        }
+        record(report, &unit.plan, step);
+        Ok(())
+    }
+}
+
 async fn call_step(
     deps: &SyncDeps,
-    job: &SyncJob,
+    location: &LocationId,
     contact: &GhlContactId,
     plan: &EffectPlan,
     step: EffectStep,
 ) -> Result<(), CrmError> {
-    let location = &job.location_id;
     let crm = &deps.crm;
     match step {
         EffectStep::Note => match &plan.note {
@@ -162,6 +300,23 @@ async fn call_step(
             None => Ok(()),
         },
     }
+}
+
+/// Whether the note or task of `step` is already in GHL (found by its marker).
+async fn find_done(
+    deps: &SyncDeps,
+    job: SyncJobId,
+    location: &LocationId,
+    contact: &GhlContactId,
+    step: EffectStep,
+) -> Result<bool, CrmError> {
+    let marker = reference_marker(job, step);
+    let found = match step {
+        EffectStep::Note => deps.crm.find_note(location, contact, &marker).await?,
+        EffectStep::Task => deps.crm.find_task(location, contact, &marker).await?,
+        _ => None,
+    };
+    Ok(found.is_some())
 }
 
 fn record(report: &mut SyncReport, plan: &EffectPlan, step: EffectStep) {

@@ -115,7 +115,14 @@ async fn too_many_requests_is_rate_limited_with_the_wait_ghl_asked_for() {
 
     assert_eq!(error.class, ErrorClass::RateLimited);
     assert_eq!(error.status, Some(429));
-    assert_eq!(error.retry_after, Some(Duration::from_secs(7)));
+    // The location is paused for the 7 s, longer than this client waits: no retry, the
+    // job level gets the wait (what is left of it).
+    let wait = error.retry_after.unwrap();
+    assert!(
+        wait > Duration::from_secs(6) && wait <= Duration::from_secs(7),
+        "{wait:?}"
+    );
+    assert_eq!(fake.received().len(), 1);
     assert!(
         error
             .message
@@ -125,10 +132,17 @@ async fn too_many_requests_is_rate_limited_with_the_wait_ghl_asked_for() {
 }
 
 #[tokio::test]
-async fn too_many_requests_without_retry_after_leaves_the_wait_to_the_caller() {
-    let error = add_note_answered(429).await;
+async fn too_many_requests_without_retry_after_pauses_the_location_for_one_window() {
+    let fake = FakeGhl::status(429).await;
+    let error = add_note_against(&fake.base_url).await;
     assert_eq!(error.class, ErrorClass::RateLimited);
-    assert_eq!(error.retry_after, None);
+    // No headers: one window of the configured limits (1 s in these tests).
+    let wait = error.retry_after.unwrap();
+    assert!(
+        wait > Duration::from_millis(500) && wait <= Duration::from_secs(1),
+        "{wait:?}"
+    );
+    assert_eq!(fake.received().len(), 1);
 }
 
 #[tokio::test]

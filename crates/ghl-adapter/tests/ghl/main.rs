@@ -11,5 +11,7 @@ mod support;
 mod construction;
 mod custom_fields;
 mod failures;
+mod lookup;
 mod operations;
 mod requests;
+mod retries;

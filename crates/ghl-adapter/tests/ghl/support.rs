@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use domain::ids::{GhlContactId, LocationId};
-use ghl_adapter::{GhlClient, GhlConfig};
+use domain::ports::RateLimits;
+use ghl_adapter::{GhlClient, GhlConfig, RetryConfig};
 use ghl_sim::{RunningSim, SeedContact, Sim, SimConfig};
 use secrecy::SecretString;
 
@@ -13,8 +14,26 @@ pub fn install_crypto() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
+/// Fast retries (1 ms doubling, no jitter) and no pacing, so tests do not wait.
 pub fn config(base_url: &str, token: &str) -> GhlConfig {
-    GhlConfig::new(SecretString::from(token)).with_base_url(base_url)
+    GhlConfig::new(SecretString::from(token))
+        .with_base_url(base_url)
+        .with_retry(fast_retries())
+        .with_rate_limits(RateLimits {
+            burst: 100_000,
+            window: Duration::from_secs(1),
+            ..RateLimits::default()
+        })
+        .with_max_requests_per_second(0.0)
+}
+
+pub fn fast_retries() -> RetryConfig {
+    RetryConfig {
+        max_retries: 3,
+        initial_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(10),
+        jitter: 0.0,
+    }
 }
 
 pub fn client(base_url: &str, token: &str) -> GhlClient {
@@ -26,6 +45,7 @@ pub fn client(base_url: &str, token: &str) -> GhlClient {
 pub fn impatient_client(base_url: &str) -> GhlClient {
     install_crypto();
     let config = config(base_url, "fake-token")
+        .with_rate_limit_max_wait(Duration::from_millis(200))
         .with_request_timeout(Duration::from_millis(300))
         .with_connect_timeout(Duration::from_millis(300));
     GhlClient::new(config).unwrap()

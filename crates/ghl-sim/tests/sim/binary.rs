@@ -97,10 +97,84 @@ fn help_lists_the_options_without_revealing_the_configured_token() {
         "--api-key",
         "GHL_API_KEY",
         "--custom-field",
+        "--fault-rate",
+        "GHL_SIM_FAULT_RATE",
+        "--fault-kinds",
+        "GHL_SIM_FAULT_KINDS",
+        "--fault-after-write-share",
+        "GHL_SIM_FAULT_AFTER_WRITE_SHARE",
+        "--latency-ms",
+        "GHL_SIM_LATENCY_MS",
+        "--rate-limit-burst",
+        "GHL_SIM_RATE_LIMIT_BURST",
+        "--rate-limit-window-ms",
+        "GHL_SIM_RATE_LIMIT_WINDOW_MS",
+        "--rate-limit-daily",
+        "GHL_SIM_RATE_LIMIT_DAILY",
     ] {
         assert!(help.contains(option), "--help lacks {option}:\n{help}");
     }
     assert!(!help.contains("bin-secret-token"));
+}
+
+#[test]
+fn behaviour_flags_and_env_set_the_initial_control() {
+    let mut child = Command::new(BIN)
+        .args([
+            "--bind",
+            "127.0.0.1:0",
+            "--fault-kinds",
+            "500,401",
+            "--latency-ms",
+            "1-3",
+        ])
+        .env("GHL_SIM_FAULT_RATE", "0.25")
+        .env("GHL_SIM_FAULT_AFTER_WRITE_SHARE", "0.75")
+        .env("GHL_SIM_RATE_LIMIT_BURST", "20")
+        .env("GHL_SIM_RATE_LIMIT_WINDOW_MS", "1000")
+        .env("GHL_SIM_RATE_LIMIT_DAILY", "5000")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let _running = Running(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let addr = line
+        .trim_end()
+        .strip_prefix("ghl-sim listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_owned();
+
+    let response = http_get(&addr, "/_sim/control", None);
+    let body = response.split("\r\n\r\n").nth(1).unwrap();
+    let control: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(
+        control,
+        serde_json::json!({
+            "faultRate": 0.25,
+            "faultKinds": ["500", "401"],
+            "faultAfterWriteShare": 0.75,
+            "latencyMs": {"min": 1, "max": 3},
+            "rateLimit": {"burst": 20, "windowMs": 1000, "daily": 5000}
+        })
+    );
+}
+
+#[test]
+fn out_of_range_behaviour_flags_are_refused() {
+    for args in [
+        ["--fault-rate", "1.5"],
+        ["--fault-kinds", "500,418"],
+        ["--latency-ms", "50-5"],
+        ["--rate-limit-burst", "0"],
+    ] {
+        let output = Command::new(BIN).args(args).output().unwrap();
+        assert!(!output.status.success(), "{args:?} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(args[0]), "{args:?}: {stderr}");
+    }
 }
 
 /// A minimal HTTP/1.1 GET, enough to prove the binary serves.

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod behaviour;
 mod binary;
 mod contacts;
 mod control;

@@ -6,11 +6,14 @@
 #![allow(clippy::unwrap_used)]
 
 mod appointments;
+mod coalesce;
 mod concurrency;
 mod dead_letters;
 mod leads;
 mod operations;
 mod pool;
 mod queue;
+mod rate_limit;
+mod retention;
 mod schema;
 mod support;

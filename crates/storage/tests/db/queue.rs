@@ -478,3 +478,68 @@ async fn queue_depth_counts_jobs_per_status_and_what_is_due(pool: PgPool) {
     expire_lease(&pool, jobs[2]).await;
     assert_eq!(storage::queue_depth(&pool).await.unwrap().due, 2);
 }
+
+#[sqlx::test(migrator = "storage::MIGRATOR")]
+async fn attempted_steps_survive_a_crash_and_are_fenced_like_the_journal(pool: PgPool) {
+    let store = PgStore::new(pool.clone());
+    let lead = lead_in(&store, &location(), "jan@example.nl").await;
+    let (_, job) = book(&store, &lead, slot(9, 11)).await;
+    let first = claim_all(&store, "crashed").await.remove(0);
+    assert!(first.attempted_steps.is_empty());
+    store
+        .step_attempted(job, lease(&first), EffectStep::Note)
+        .await
+        .unwrap();
+    store
+        .step_attempted(job, lease(&first), EffectStep::Note)
+        .await
+        .unwrap();
+
+    expire_lease(&pool, job).await;
+    let rescued = claim_all(&store, "rescuer").await.remove(0);
+    assert_eq!(rescued.attempted_steps, [EffectStep::Note], "recorded once");
+    assert!(
+        rescued.completed_steps.is_empty(),
+        "in doubt: attempted, not done"
+    );
+    assert_eq!(
+        store
+            .step_attempted(job, lease(&first), EffectStep::Task)
+            .await,
+        Err(LeaseError::Lost)
+    );
+    store
+        .step_attempted(job, lease(&rescued), EffectStep::Task)
+        .await
+        .unwrap();
+    let steps: Vec<String> =
+        sqlx::query_scalar("SELECT attempted_steps FROM sync_jobs WHERE id = $1")
+            .bind(job.as_uuid())
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(steps, ["note", "task"]);
+}
+
+#[sqlx::test(migrator = "storage::MIGRATOR")]
+async fn a_renewed_lease_is_not_taken_over_and_a_lost_one_cannot_be_renewed(pool: PgPool) {
+    let store = PgStore::new(pool.clone());
+    let lead = lead_in(&store, &location(), "jan@example.nl").await;
+    let (_, job) = book(&store, &lead, slot(9, 11)).await;
+    let first = claim_all(&store, "slow").await.remove(0);
+
+    expire_lease(&pool, job).await;
+    store.renew(job, lease(&first), LEASE).await.unwrap();
+    assert!(
+        claim_all(&store, "other").await.is_empty(),
+        "renewed in time"
+    );
+
+    expire_lease(&pool, job).await;
+    let rescued = claim_all(&store, "other").await.remove(0);
+    assert_eq!(
+        store.renew(job, lease(&first), LEASE).await,
+        Err(LeaseError::Lost)
+    );
+    store.renew(job, lease(&rescued), LEASE).await.unwrap();
+}

@@ -30,6 +30,8 @@ mock! {
         async fn update_custom_fields(&self, location: &LocationId, contact: &GhlContactId, fields: &[FieldValue]) -> Result<(), CrmError>;
         async fn create_task(&self, location: &LocationId, contact: &GhlContactId, task: &TaskEffect) -> Result<(), CrmError>;
         async fn get_contact(&self, location: &LocationId, contact: &GhlContactId) -> Result<CrmContact, CrmError>;
+        async fn find_note(&self, location: &LocationId, contact: &GhlContactId, marker: &str) -> Result<Option<String>, CrmError>;
+        async fn find_task(&self, location: &LocationId, contact: &GhlContactId, marker: &str) -> Result<Option<String>, CrmError>;
     }
 }
 
@@ -100,6 +102,7 @@ impl LeadRepository for World {
 #[derive(Default)]
 struct Journal {
     steps: Mutex<Vec<EffectStep>>,
+    attempted: Mutex<Vec<EffectStep>>,
     finished: Mutex<Vec<(JobOutcome, AttemptLog)>>,
     lost: bool,
 }
@@ -135,6 +138,15 @@ impl SyncQueue for Journal {
             .lock()
             .unwrap()
             .push((outcome.clone(), attempt.clone()));
+        Ok(())
+    }
+    async fn step_attempted(
+        &self,
+        _: SyncJobId,
+        _: Lease,
+        step: EffectStep,
+    ) -> Result<(), LeaseError> {
+        self.attempted.lock().unwrap().push(step);
         Ok(())
     }
     async fn release(&self, _: SyncJobId, _: Lease) -> Result<(), LeaseError> {
@@ -201,6 +213,8 @@ fn job_for(world: &World, action: SyncAction, attempts: u32, done: Vec<EffectSte
         priority: JobPriority::Live,
         attempts,
         completed_steps: done,
+        attempted_steps: vec![],
+        folded: vec![],
         replay: false,
         lease: Some(Lease {
             token: uuid::Uuid::new_v4(),
@@ -428,4 +442,326 @@ async fn a_job_whose_appointment_vanished_is_dead_lettered() {
     assert!(
         matches!(outcome, JobOutcome::Dead { ref error, .. } if error.class == ErrorClass::Permanent)
     );
+}
+
+#[tokio::test]
+async fn a_replayed_old_confirm_writes_the_cancelled_state_and_no_stale_task() {
+    let mut w = world(Some("c1"));
+    let mut job = job_for(&w, SyncAction::Confirm, 1, vec![EffectStep::Note]);
+    job.replay = true;
+    // Meanwhile the appointment was cancelled (a later job already synced that).
+    let appointment = w.appointment.take().unwrap();
+    let (confirmed, _) = appointment.confirm(now()).unwrap();
+    let (cancelled, _) = confirmed.cancel(None, now()).unwrap();
+    w.appointment = Some(cancelled);
+
+    let mut crm = MockCrm::new();
+    crm.expect_add_note().never();
+    crm.expect_add_tags()
+        .withf(|_, _, tags| tags == ["appointment-cancelled"])
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_remove_tags()
+        .withf(|_, _, tags| tags.contains(&"appointment-confirmed".to_owned()))
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_update_custom_fields()
+        .withf(|_, _, fields| {
+            fields
+                .iter()
+                .any(|f| f.key == "appointment_status" && f.value == "cancelled")
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_create_task().never();
+    let journal = Arc::new(Journal::default());
+    let outcome = run_job(&deps(w, crm, journal.clone()), job, 0.5)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, JobOutcome::Succeeded(ref r) if r.ghl_calls == 3),
+        "{outcome:?}"
+    );
+}
+
+#[tokio::test]
+async fn notes_and_tasks_are_marked_attempted_before_their_call_on_a_first_attempt() {
+    let w = world(Some("c1"));
+    let job = job_for(&w, SyncAction::Confirm, 1, vec![]);
+    let journal = Arc::new(Journal::default());
+    let mut crm = ok_crm();
+    crm.expect_find_note().never();
+    crm.expect_find_task().never();
+    run_job(&deps(w, crm, journal.clone()), job, 0.5)
+        .await
+        .unwrap();
+    assert_eq!(
+        *journal.attempted.lock().unwrap(),
+        [EffectStep::Note, EffectStep::Task]
+    );
+}
+
+#[tokio::test]
+async fn an_attempted_note_found_in_ghl_is_not_written_again() {
+    let w = world(Some("c1"));
+    let mut job = job_for(&w, SyncAction::Confirm, 2, vec![]);
+    job.attempted_steps = vec![EffectStep::Note];
+    let marker = crate::plan::reference_marker(job.id, EffectStep::Note);
+    let mut crm = MockCrm::new();
+    crm.expect_find_note()
+        .withf(move |_, contact, m| contact.as_str() == "c1" && m == marker)
+        .times(1)
+        .returning(|_, _, _| Ok(Some("note-1".into())));
+    crm.expect_add_note().never();
+    crm.expect_find_task().never();
+    crm.expect_add_tags().times(1).returning(|_, _, _| Ok(()));
+    crm.expect_remove_tags()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_update_custom_fields()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_create_task()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let journal = Arc::new(Journal::default());
+    let outcome = run_job(&deps(w, crm, journal.clone()), job, 0.5)
+        .await
+        .unwrap();
+    let JobOutcome::Succeeded(report) = outcome else {
+        panic!("expected success, got {outcome:?}")
+    };
+    assert_eq!((report.in_doubt_lookups, report.in_doubt_found), (1, 1));
+    assert_eq!(report.ghl_calls, 5, "a lookup instead of the note");
+    assert_eq!(*journal.steps.lock().unwrap(), EffectStep::ALL);
+    assert_eq!(*journal.attempted.lock().unwrap(), [EffectStep::Task]);
+}
+
+#[tokio::test]
+async fn an_attempted_task_not_found_in_ghl_is_written_once() {
+    let w = world(Some("c1"));
+    let mut job = job_for(
+        &w,
+        SyncAction::Confirm,
+        3,
+        vec![
+            EffectStep::Note,
+            EffectStep::AddTags,
+            EffectStep::RemoveTags,
+            EffectStep::CustomFields,
+        ],
+    );
+    job.attempted_steps = vec![EffectStep::Note, EffectStep::Task];
+    let mut crm = MockCrm::new();
+    crm.expect_find_task()
+        .times(1)
+        .returning(|_, _, _| Ok(None));
+    crm.expect_create_task()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let journal = Arc::new(Journal::default());
+    let outcome = run_job(&deps(w, crm, journal.clone()), job, 0.5)
+        .await
+        .unwrap();
+    let JobOutcome::Succeeded(report) = outcome else {
+        panic!("expected success, got {outcome:?}")
+    };
+    assert_eq!((report.in_doubt_lookups, report.in_doubt_found), (1, 0));
+    assert_eq!(*journal.steps.lock().unwrap(), [EffectStep::Task]);
+}
+
+#[tokio::test]
+async fn a_failed_lookup_is_retried_like_any_transient_failure() {
+    let w = world(Some("c1"));
+    let mut job = job_for(&w, SyncAction::Confirm, 1, vec![]);
+    job.attempted_steps = vec![EffectStep::Note];
+    let mut crm = MockCrm::new();
+    crm.expect_find_note().times(1).returning(|_, _, _| {
+        Err(CrmError::new(
+            ErrorClass::Transient,
+            Some(502),
+            "GHL answered 502",
+        ))
+    });
+    crm.expect_add_note().never();
+    let journal = Arc::new(Journal::default());
+    let outcome = run_job(&deps(w, crm, journal.clone()), job, 0.5)
+        .await
+        .unwrap();
+    assert!(matches!(outcome, JobOutcome::RetryAt { .. }), "{outcome:?}");
+    assert!(journal.steps.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_job_for_an_appointment_long_past_is_dead_lettered_instead_of_retried() {
+    let w = world(Some("c1"));
+    let mut job = job_for(&w, SyncAction::Confirm, 1, vec![]);
+    job.payload.starts_at = now() - chrono::Duration::days(31);
+    job.payload.ends_at = job.payload.starts_at + chrono::Duration::hours(2);
+    let mut crm = MockCrm::new();
+    crm.expect_add_note().times(1).returning(|_, _, _| {
+        Err(CrmError::new(
+            ErrorClass::Transient,
+            Some(503),
+            "GHL answered 503",
+        ))
+    });
+    let journal = Arc::new(Journal::default());
+    let outcome = run_job(&deps(w, crm, journal), job, 0.5).await.unwrap();
+    let JobOutcome::Dead { error, .. } = outcome else {
+        panic!("expected dead, got {outcome:?}")
+    };
+    assert_eq!(error.class, ErrorClass::Permanent);
+    assert!(
+        error.message.contains("ended more than 30 day(s) ago"),
+        "{}",
+        error.message
+    );
+    assert!(
+        error.message.contains("GHL answered 503"),
+        "{}",
+        error.message
+    );
+}
+
+#[tokio::test]
+async fn a_job_for_an_appointment_that_ended_recently_is_still_retried() {
+    let w = world(Some("c1"));
+    let mut job = job_for(&w, SyncAction::Confirm, 1, vec![]);
+    job.payload.starts_at = now() - chrono::Duration::days(29);
+    job.payload.ends_at = job.payload.starts_at + chrono::Duration::hours(2);
+    let mut crm = MockCrm::new();
+    crm.expect_add_note().times(1).returning(|_, _, _| {
+        Err(CrmError::new(
+            ErrorClass::Transient,
+            Some(503),
+            "GHL answered 503",
+        ))
+    });
+    let journal = Arc::new(Journal::default());
+    let outcome = run_job(&deps(w, crm, journal), job, 0.5).await.unwrap();
+    assert!(matches!(outcome, JobOutcome::RetryAt { .. }), "{outcome:?}");
+}
+
+#[tokio::test]
+async fn a_folded_later_job_keeps_its_note_and_task_and_shares_one_contact_update() {
+    let w = world(Some("c1"));
+    let appointment = w.appointment.clone().unwrap();
+    let mut job = job_for(&w, SyncAction::Confirm, 1, vec![]);
+    // The head is the booking; the confirmation waits behind it, not started.
+    job.action = SyncAction::Create;
+    job.payload = crate::replay::current_payload(&appointment, now());
+    let (_, confirm) = appointment.confirm(now()).unwrap();
+    let folded_id = SyncJobId::new();
+    job.folded = vec![crate::job::FoldedJob {
+        id: folded_id,
+        action: SyncAction::Confirm,
+        payload: confirm.payload,
+        completed_steps: vec![],
+        attempted_steps: vec![],
+    }];
+    let head_id = job.id;
+
+    let notes = Arc::new(Mutex::new(Vec::<String>::new()));
+    let tasks = Arc::new(Mutex::new(Vec::<String>::new()));
+    let mut crm = MockCrm::new();
+    let n = notes.clone();
+    crm.expect_add_note().times(2).returning(move |_, _, note| {
+        n.lock().unwrap().push(note.body.clone());
+        Ok(())
+    });
+    crm.expect_add_tags()
+        .withf(|_, _, tags| tags == ["appointment-confirmed"])
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_remove_tags()
+        .withf(|_, _, tags| tags == ["appointment-scheduled"])
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_update_custom_fields()
+        .withf(|_, _, fields| {
+            fields
+                .iter()
+                .any(|f| f.key == "appointment_status" && f.value == "confirmed")
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    let t = tasks.clone();
+    crm.expect_create_task()
+        .times(2)
+        .returning(move |_, _, task| {
+            t.lock().unwrap().push(task.body.clone());
+            Ok(())
+        });
+    let journal = Arc::new(Journal::default());
+    let outcome = run_job(&deps(w, crm, journal.clone()), job, 0.5)
+        .await
+        .unwrap();
+    let JobOutcome::Succeeded(report) = outcome else {
+        panic!("expected success, got {outcome:?}")
+    };
+    assert_eq!(report.ghl_calls, 7);
+    assert_eq!((report.coalesced_jobs, report.calls_saved), (1, 2));
+    let notes = notes.lock().unwrap();
+    assert!(notes[0].starts_with("Appointment booked"), "{notes:?}");
+    assert!(notes[0].ends_with(&crate::plan::reference_marker(head_id, EffectStep::Note)));
+    assert!(notes[1].ends_with(&crate::plan::reference_marker(folded_id, EffectStep::Note)));
+    let tasks = tasks.lock().unwrap();
+    assert!(tasks[1].ends_with(&crate::plan::reference_marker(folded_id, EffectStep::Task)));
+    assert_eq!(
+        *journal.steps.lock().unwrap(),
+        [
+            EffectStep::Note,
+            EffectStep::Note,
+            EffectStep::AddTags,
+            EffectStep::RemoveTags,
+            EffectStep::CustomFields,
+            EffectStep::Task,
+            EffectStep::Task
+        ]
+    );
+}
+
+#[tokio::test]
+async fn with_last_notes_only_the_newest_coalesced_change_writes_a_note() {
+    let w = world(Some("c1"));
+    let appointment = w.appointment.clone().unwrap();
+    let mut job = job_for(&w, SyncAction::Confirm, 1, vec![]);
+    job.action = SyncAction::Create;
+    job.payload = crate::replay::current_payload(&appointment, now());
+    let (_, confirm) = appointment.confirm(now()).unwrap();
+    let folded_id = SyncJobId::new();
+    job.folded = vec![crate::job::FoldedJob {
+        id: folded_id,
+        action: SyncAction::Confirm,
+        payload: confirm.payload,
+        completed_steps: vec![],
+        attempted_steps: vec![],
+    }];
+    let mut crm = MockCrm::new();
+    crm.expect_add_note()
+        .withf(move |_, _, note| {
+            note.body
+                .ends_with(&crate::plan::reference_marker(folded_id, EffectStep::Note))
+        })
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_add_tags().times(1).returning(|_, _, _| Ok(()));
+    crm.expect_remove_tags()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_update_custom_fields()
+        .times(1)
+        .returning(|_, _, _| Ok(()));
+    crm.expect_create_task()
+        .times(2)
+        .returning(|_, _, _| Ok(()));
+    let journal = Arc::new(Journal::default());
+    let mut deps = deps(w, crm, journal);
+    deps.settings.coalesced_notes = crate::plan::CoalescedNotes::Last;
+    let outcome = run_job(&deps, job, 0.5).await.unwrap();
+    let JobOutcome::Succeeded(report) = outcome else {
+        panic!("expected success, got {outcome:?}")
+    };
+    assert_eq!((report.notes_skipped, report.ghl_calls), (1, 6));
 }

@@ -176,6 +176,19 @@ impl Browser {
         Ok(value.as_array().is_some_and(|a| !a.is_empty()))
     }
 
+    /// Waits (up to 15 s) until an element matches `css`, e.g. after a click
+    /// that submits a form and loads another page.
+    pub async fn wait_for(&self, css: &str) -> Result<()> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        while !self.exists(css).await? {
+            if tokio::time::Instant::now() > deadline {
+                bail!("no element matched {css} within 15 s");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Ok(())
+    }
+
     pub async fn text(&self, css: &str) -> Result<String> {
         let element = self.find(css).await?;
         let value = self

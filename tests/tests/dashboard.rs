@@ -116,6 +116,7 @@ async fn the_dashboard_matches_the_monitor_and_retries_a_dead_job_by_click() -> 
             .await?;
         assert!(response.status().is_success());
         browser.click(&format!("#retry-{dead_job}")).await?;
+        browser.wait_for("#flash").await?;
         assert_eq!(browser.text("#flash").await?, "Done: retried-1");
         wait_for(&stack, &dead, "succeeded").await?;
         let (_, monitor) = stack.get("/monitor?action=status").await?;

@@ -102,6 +102,8 @@ async fn the_dashboard_matches_the_monitor_and_retries_a_dead_job_by_click() -> 
             data["systemHealth"]["status"].as_str().unwrap()
         );
         assert_eq!(data["deadLetterQueueSize"], 1);
+        let budget = browser.text("#rate-limit").await?;
+        assert!(budget.ends_with("left"), "{budget}");
         let causes = browser.text("#causes").await?;
         assert!(causes.contains("not_found"), "{causes}");
         assert!(browser.exists(&format!("#retry-{dead_job}")).await?);

@@ -57,6 +57,8 @@ async fn operators_see_syncs_in_metrics_and_monitor_and_can_sync_on_request() ->
         "sync_commit_to_done_seconds_bucket",
         r#"sync_jobs{status="succeeded"} 1"#,
         "sync_dead_letter_size 0",
+        r#"ghl_daily_budget_remaining{location="e2e-location"}"#,
+        r#"ghl_location_paused{location="e2e-location"} 0"#,
     ] {
         assert!(
             metrics.contains(needle),

@@ -44,12 +44,25 @@ pub struct Operations {
 #[async_trait::async_trait]
 pub trait QueueDepthSource: Send + Sync {
     async fn depth(&self) -> Result<storage::QueueDepth, domain::ports::RepoError>;
+
+    /// Each location's use of GHL's daily request budget (the workers' limiter).
+    async fn budgets(
+        &self,
+    ) -> Result<Vec<storage::budget::LocationBudget>, domain::ports::RepoError> {
+        Ok(Vec::new())
+    }
 }
 
 #[async_trait::async_trait]
 impl QueueDepthSource for storage::PgStore {
     async fn depth(&self) -> Result<storage::QueueDepth, domain::ports::RepoError> {
         storage::queue_depth(self.pool()).await
+    }
+
+    async fn budgets(
+        &self,
+    ) -> Result<Vec<storage::budget::LocationBudget>, domain::ports::RepoError> {
+        storage::budget::budgets(self.pool()).await
     }
 }
 

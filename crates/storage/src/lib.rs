@@ -33,6 +33,7 @@
 
 mod appointments;
 mod booking;
+pub mod budget;
 mod coalesce;
 mod dead_letters;
 pub mod depth;

@@ -1,7 +1,8 @@
 //! The worker's small admin HTTP port (`WORKER_ADMIN_BIND`, default
 //! `127.0.0.1:9091`; `off` disables it): `GET /metrics` (Prometheus text:
 //! sync outcomes, commit → done and GHL call latencies, queue depth, dead-letter
-//! size) and `GET /healthz`. Bind it to a private interface: it has no
+//! size, each location's GHL daily budget used and remaining and whether it is
+//! paused) and `GET /healthz`. Bind it to a private interface: it has no
 //! authentication.
 
 use std::net::SocketAddr;
@@ -22,6 +23,8 @@ const BUCKETS: &[f64] = &[
 struct AdminState {
     handle: PrometheusHandle,
     pool: storage::PgPool,
+    /// GHL's daily request budget per location (`GHL_RATE_LIMIT_DAILY`).
+    daily_limit: u64,
 }
 
 /// Installs the global metrics recorder (once per process).
@@ -39,13 +42,18 @@ pub async fn serve(
     addr: SocketAddr,
     handle: PrometheusHandle,
     pool: storage::PgPool,
+    daily_limit: u64,
 ) -> std::io::Result<SocketAddr> {
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     let app = Router::new()
         .route("/metrics", get(metrics))
         .route("/healthz", get(|| async { "ok" }))
-        .with_state(AdminState { handle, pool });
+        .with_state(AdminState {
+            handle,
+            pool,
+            daily_limit,
+        });
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app).await {
             tracing::error!(error = %e, "admin server stopped");
@@ -72,6 +80,20 @@ async fn metrics(State(state): State<AdminState>) -> Response {
             tracing::warn!(error = %e, "queue depth unavailable for /metrics");
             return (StatusCode::SERVICE_UNAVAILABLE, "database unavailable\n").into_response();
         }
+    }
+    match storage::budget::budgets(&state.pool).await {
+        Ok(budgets) => {
+            for b in budgets {
+                let location = b.location_id;
+                metrics::gauge!("ghl_daily_requests_used", "location" => location.clone())
+                    .set(b.used_today as f64);
+                metrics::gauge!("ghl_daily_budget_remaining", "location" => location.clone())
+                    .set(state.daily_limit.saturating_sub(b.used_today) as f64);
+                metrics::gauge!("ghl_location_paused", "location" => location)
+                    .set(if b.paused_until.is_some() { 1.0 } else { 0.0 });
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "GHL budgets unavailable for /metrics"),
     }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],

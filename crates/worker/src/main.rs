@@ -79,7 +79,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     // Every worker shares each location's GHL budget through the database.
     let crm = crm.with_rate_limiter(Arc::new(PgRateLimiter::new(pool.clone(), rate_limits)));
 
-    start_admin(&config.worker_admin_bind, pool.clone()).await?;
+    start_admin(&config.worker_admin_bind, pool.clone(), rate_limits.daily).await?;
     start_alerts(&config, store.clone())?;
 
     let deps = Arc::new(SyncDeps {
@@ -128,7 +128,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
 
 /// Starts the admin port unless `bind` is `off`; a port that cannot be bound
 /// is an error (the operator asked for it).
-async fn start_admin(bind: &str, pool: storage::PgPool) -> anyhow::Result<()> {
+async fn start_admin(bind: &str, pool: storage::PgPool, daily_limit: u64) -> anyhow::Result<()> {
     if bind.eq_ignore_ascii_case("off") {
         return Ok(());
     }
@@ -136,7 +136,7 @@ async fn start_admin(bind: &str, pool: storage::PgPool) -> anyhow::Result<()> {
         format!("WORKER_ADMIN_BIND {bind:?} is not an address like 127.0.0.1:9091 (or off)")
     })?;
     let handle = worker::admin::install_recorder().map_err(anyhow::Error::msg)?;
-    let bound = worker::admin::serve(addr, handle, pool)
+    let bound = worker::admin::serve(addr, handle, pool, daily_limit)
         .await
         .with_context(|| format!("binding WORKER_ADMIN_BIND {addr}"))?;
     tracing::info!(address = %bound, "worker admin listening");

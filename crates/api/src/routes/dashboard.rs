@@ -337,11 +337,19 @@ async fn render(state: &AppState, csrf: &str, done: Option<&str>) -> Result<Stri
         depth.running.to_string(),
         "",
     );
+    let budgets = ops.depth.budgets().await?;
+    let daily = domain::ports::RateLimits::default().daily;
+    let used = budgets.iter().map(|b| b.used_today).max().unwrap_or(0);
+    let paused = budgets.iter().filter(|b| b.paused_until.is_some()).count();
+    let mut budget = format!("{} left", daily.saturating_sub(used));
+    if paused > 0 {
+        budget.push_str(&format!(" · {paused} paused"));
+    }
     card(
         &mut b,
         "rate-limit",
-        "GHL rate-limit budget",
-        "not tracked".to_owned(),
+        "GHL daily budget (busiest location)",
+        budget,
         "",
     );
     b.push_str("</div>");

@@ -106,6 +106,9 @@ pub fn demo(args: &[String]) -> Result<()> {
     ];
     let mut api_env = common.to_vec();
     api_env.push(("API_BIND", &api_bind));
+    // POST /sync runs the pipeline in the api too.
+    api_env.push(("GHL_API_KEY", GHL_KEY));
+    api_env.push(("GHL_API_BASE_URL", sim.as_str()));
     let api = start(
         &bin.join("api"),
         &api_env,
@@ -117,6 +120,7 @@ pub fn demo(args: &[String]) -> Result<()> {
         ("GHL_API_KEY", GHL_KEY),
         ("GHL_API_BASE_URL", sim.as_str()),
         ("SYNC_RETRY_BASE_SECONDS", "2"),
+        ("WORKER_ADMIN_BIND", "127.0.0.1:0"),
     ]);
     let worker = Command::new(bin.join("worker"))
         .envs(worker_env.iter().copied())
@@ -356,6 +360,13 @@ fn summary(api: &str, sim: &str, token: &str, booked: &[Booked]) -> Result<()> {
     println!(
         "  Availability:      curl -H 'Authorization: Bearer {token}' '{api}/api/availability?date={}'",
         &visit(2, 0).0[..10]
+    );
+    println!(
+        "  Sync health:       curl -H 'Authorization: Bearer {token}' '{api}/monitor?action=status'"
+    );
+    println!("  Dashboard:         {api}/dashboard?token={token}");
+    println!(
+        "  Metrics:           {api}/metrics (the worker's: see its 'worker admin listening' line)"
     );
     println!("  (the bearer token above is valid for 24 hours, for this demo's JWT secret only)");
     Ok(())

@@ -97,6 +97,11 @@ fn print_help() {
          CREATE DATABASE),\notherwise a throwaway cluster from the local PostgreSQL binaries \
          (initdb, pg_ctl, postgres on PATH\nor under /usr/lib/postgresql/*/bin), removed afterwards."
     );
+    println!(
+        "\nThe dashboard's browser test needs Debian's chromium and chromium-driver \
+         (/usr/bin/chromium,\n/usr/bin/chromedriver; `apt-get install chromium chromium-driver`, \
+         which .ci/run does)."
+    );
 }
 
 pub(crate) fn no_args(command: &str, args: &[String]) -> Result<()> {

@@ -74,12 +74,8 @@ pub trait LeadRepository: Send + Sync {
 
     /// Records that `lead` is the GHL contact `contact` (after the worker created or
     /// found it). A lead that has a contact keeps it; a contact already linked to another
-    /// lead of the location stays there. Repositories that cannot link keep this default.
-    async fn link_contact(&self, _lead: LeadId, _contact: &GhlContactId) -> Result<(), RepoError> {
-        Err(RepoError::Unavailable(
-            "this lead repository cannot link GHL contacts".into(),
-        ))
-    }
+    /// lead of the location stays there.
+    async fn link_contact(&self, lead: LeadId, contact: &GhlContactId) -> Result<(), RepoError>;
 }
 
 /// A client-chosen key that makes a create request safe to repeat.
@@ -241,28 +237,26 @@ pub trait SyncQueue: Send + Sync {
     /// worker's jobs are taken over). `LeaseError::Lost` when it was taken over.
     async fn renew(
         &self,
-        _job: SyncJobId,
-        _lease: Lease,
-        _lease_for: Duration,
-    ) -> Result<(), LeaseError> {
-        Ok(())
-    }
+        job: SyncJobId,
+        lease: Lease,
+        lease_for: Duration,
+    ) -> Result<(), LeaseError>;
 
     /// Records, before its call is made, that a step which must not be done
     /// twice (a note, a task) is being attempted: a later attempt that finds it
-    /// attempted but not journaled looks in GHL before writing again. An
-    /// implementation that does not record this makes every retry write blindly.
+    /// attempted but not journaled looks in GHL before writing again.
     async fn step_attempted(
         &self,
-        _job: SyncJobId,
-        _lease: Lease,
-        _step: EffectStep,
-    ) -> Result<(), LeaseError> {
-        Ok(())
-    }
+        job: SyncJobId,
+        lease: Lease,
+        step: EffectStep,
+    ) -> Result<(), LeaseError>;
 }
 
 /// The CRM as the core sees it. Every call names the GHL location it acts in.
+///
+/// No method has a default body: a decorator (such as `ghl_adapter::Metered`) that
+/// forgot to forward one would otherwise silently lose its behaviour.
 #[cfg_attr(feature = "mocks", mockall::automock)]
 #[async_trait]
 pub trait CrmGateway: Send + Sync {
@@ -304,42 +298,30 @@ pub trait CrmGateway: Send + Sync {
 
     /// The id of the contact's note whose body contains `marker` (see
     /// `plan::reference_marker`), if there is one. Asked before a note whose
-    /// earlier attempt had an unknown outcome is written again. A gateway that
-    /// cannot look answers `None` (then a retry may write a note twice).
+    /// earlier attempt had an unknown outcome is written again.
     async fn find_note(
         &self,
-        _location: &LocationId,
-        _contact: &GhlContactId,
-        _marker: &str,
-    ) -> Result<Option<String>, CrmError> {
-        Ok(None)
-    }
+        location: &LocationId,
+        contact: &GhlContactId,
+        marker: &str,
+    ) -> Result<Option<String>, CrmError>;
 
     /// Like [`CrmGateway::find_note`], for the contact's tasks (title or body).
     async fn find_task(
         &self,
-        _location: &LocationId,
-        _contact: &GhlContactId,
-        _marker: &str,
-    ) -> Result<Option<String>, CrmError> {
-        Ok(None)
-    }
+        location: &LocationId,
+        contact: &GhlContactId,
+        marker: &str,
+    ) -> Result<Option<String>, CrmError>;
 
     /// Finds the contact with the lead's email or phone in `location`, or creates it
     /// (GHL's upsert), and returns its id. Used only when missing contacts are to be
-    /// created (`EffectSettings::upsert_missing_contacts`); a gateway that cannot create
-    /// contacts keeps this default, a permanent error.
+    /// created (`EffectSettings::upsert_missing_contacts`).
     async fn upsert_contact(
         &self,
-        _location: &LocationId,
-        _lead: &Lead,
-    ) -> Result<GhlContactId, CrmError> {
-        Err(CrmError::new(
-            ErrorClass::Permanent,
-            None,
-            "this CRM gateway cannot create contacts",
-        ))
-    }
+        location: &LocationId,
+        lead: &Lead,
+    ) -> Result<GhlContactId, CrmError>;
 }
 
 /// What we read of a GHL contact.

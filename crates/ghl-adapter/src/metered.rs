@@ -138,9 +138,9 @@ impl<C: CrmGateway> CrmGateway for Metered<C> {
         .await
     }
 
-    // Every method is forwarded, also those with a default body: a decorator
-    // that fell back to a default would silently change behaviour (here: the
-    // in-doubt look-ups that keep retried notes and tasks from doubling).
+    // Every method is forwarded (the port has no default bodies, so the compiler
+    // checks it): a decorator that fell back to a default would silently change
+    // behaviour (the in-doubt look-ups, the missing-contact upsert).
     async fn find_note(
         &self,
         location: &LocationId,
@@ -165,6 +165,19 @@ impl<C: CrmGateway> CrmGateway for Metered<C> {
             "find_task",
             location,
             self.inner.find_task(location, contact, marker),
+        )
+        .await
+    }
+
+    async fn upsert_contact(
+        &self,
+        location: &LocationId,
+        lead: &domain::lead::Lead,
+    ) -> Result<GhlContactId, CrmError> {
+        observe(
+            "upsert_contact",
+            location,
+            self.inner.upsert_contact(location, lead),
         )
         .await
     }
@@ -272,6 +285,13 @@ mod tests {
             _: &str,
         ) -> Result<Option<String>, CrmError> {
             Ok(Some("task-1".into()))
+        }
+        async fn upsert_contact(
+            &self,
+            _: &LocationId,
+            _: &domain::lead::Lead,
+        ) -> Result<GhlContactId, CrmError> {
+            Ok(GhlContactId::parse("upserted-1").unwrap())
         }
     }
 

@@ -139,6 +139,9 @@ impl LeadRepository for Store {
         self.leads.lock().unwrap().push(lead.clone());
         Ok(lead)
     }
+    async fn link_contact(&self, _: LeadId, _: &GhlContactId) -> Result<(), RepoError> {
+        unreachable!()
+    }
 }
 
 fn service(store: &Arc<Store>) -> BookingService {

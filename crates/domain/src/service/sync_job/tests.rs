@@ -30,6 +30,7 @@ mock! {
         async fn update_custom_fields(&self, location: &LocationId, contact: &GhlContactId, fields: &[FieldValue]) -> Result<(), CrmError>;
         async fn create_task(&self, location: &LocationId, contact: &GhlContactId, task: &TaskEffect) -> Result<(), CrmError>;
         async fn get_contact(&self, location: &LocationId, contact: &GhlContactId) -> Result<CrmContact, CrmError>;
+        async fn upsert_contact(&self, location: &LocationId, lead: &Lead) -> Result<GhlContactId, CrmError>;
         async fn find_note(&self, location: &LocationId, contact: &GhlContactId, marker: &str) -> Result<Option<String>, CrmError>;
         async fn find_task(&self, location: &LocationId, contact: &GhlContactId, marker: &str) -> Result<Option<String>, CrmError>;
     }
@@ -96,6 +97,9 @@ impl LeadRepository for World {
     ) -> Result<Lead, RepoError> {
         unreachable!()
     }
+    async fn link_contact(&self, _: LeadId, _: &GhlContactId) -> Result<(), RepoError> {
+        unreachable!()
+    }
 }
 
 /// Records what the core told the queue; `lost` simulates a rescued job.
@@ -150,6 +154,14 @@ impl SyncQueue for Journal {
         Ok(())
     }
     async fn release(&self, _: SyncJobId, _: Lease) -> Result<(), LeaseError> {
+        unreachable!()
+    }
+    async fn renew(
+        &self,
+        _: SyncJobId,
+        _: Lease,
+        _: std::time::Duration,
+    ) -> Result<(), LeaseError> {
         unreachable!()
     }
 }

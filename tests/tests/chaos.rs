@@ -439,7 +439,13 @@ async fn run(settings: &Settings, db: &TestDb, log_dir: &Path) -> Result<()> {
     workers.kill(0).await?;
     workers.kill(1).await?;
 
-    // ---- verification
+    // ---- verification (GHL's own endpoints are read below: no more faults)
+    let calm = http
+        .put(format!("{sim_url}/_sim/control"))
+        .json(&json!({ "faultRate": 0.0, "latencyMs": { "min": 0, "max": 0 } }))
+        .send()
+        .await?;
+    anyhow::ensure!(calm.status().is_success(), "could not turn the sim's faults off");
     let jobs: Vec<JobRow> = sqlx::query_as(
         "SELECT id::text AS id, appointment_id::text AS appointment_id, action, status,
                     last_error, coalesced_into

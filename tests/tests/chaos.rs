@@ -445,7 +445,10 @@ async fn run(settings: &Settings, db: &TestDb, log_dir: &Path) -> Result<()> {
         .json(&json!({ "faultRate": 0.0, "latencyMs": { "min": 0, "max": 0 } }))
         .send()
         .await?;
-    anyhow::ensure!(calm.status().is_success(), "could not turn the sim's faults off");
+    anyhow::ensure!(
+        calm.status().is_success(),
+        "could not turn the sim's faults off"
+    );
     let jobs: Vec<JobRow> = sqlx::query_as(
         "SELECT id::text AS id, appointment_id::text AS appointment_id, action, status,
                     last_error, coalesced_into

@@ -70,6 +70,14 @@ impl GhlClient {
         self.transport.base_url()
     }
 
+    /// Asks GHL whether it accepts the token for `location` again: one custom-field
+    /// listing (a cheap read; the listing also refreshes the field cache). `Ok` means
+    /// the token works; a 401 is an `Auth` error (and renews the location's pauses like
+    /// any 401). Used by the worker to end an auth pause.
+    pub async fn probe_token(&self, location: &LocationId) -> Result<(), CrmError> {
+        self.fetch_fields(location).await.map(|_| ())
+    }
+
     async fn fetch_fields(
         &self,
         location: &LocationId,

@@ -175,6 +175,14 @@ impl Transport {
                 .map_err(|(error, failure, _)| (error, failure))
         })
         .await
+        .map_err(|mut error| {
+            // A refused token pauses the location: its job need not come back sooner.
+            let pause = self.budget.auth_pause();
+            if error.is_refused_token() && error.retry_after.is_none() && !pause.is_zero() {
+                error.retry_after = Some(pause);
+            }
+            error
+        })
     }
 
     fn last_headers(

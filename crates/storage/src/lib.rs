@@ -29,6 +29,7 @@
 //!   two bookings of the same new person cannot create two leads.
 
 mod appointments;
+pub mod auth_pause;
 mod booking;
 mod coalesce;
 mod dead_letters;
@@ -46,6 +47,7 @@ pub mod retention;
 
 use sqlx::migrate::Migrator;
 
+pub use auth_pause::{AuthPause, auth_paused_locations};
 pub use depth::{QueueDepth, queue_depth};
 pub use pool::{StorageError, connect, listener, migrate, ping};
 pub use rate_limit::{BucketState, PgRateLimiter};

@@ -77,13 +77,21 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .context("migrating the database")?;
     let store = Arc::new(PgStore::new(pool.clone()).with_coalescing(config.sync_coalesce));
     // Every worker shares each location's GHL budget through the database.
-    let crm = crm.with_rate_limiter(Arc::new(PgRateLimiter::new(pool.clone(), rate_limits)));
+    let crm =
+        Arc::new(crm.with_rate_limiter(Arc::new(PgRateLimiter::new(pool.clone(), rate_limits))));
+    // Locations paused for a refused token are probed once per auth pause.
+    let auth_watch = tokio::spawn(worker::auth_watch::recheck_periodically(
+        pool.clone(),
+        crm.clone(),
+        Duration::from_secs(config.ghl_limits.ghl_auth_pause_seconds),
+        worker::auth_watch::LOOK_EVERY,
+    ));
 
     let deps = Arc::new(SyncDeps {
         appointments: store.clone(),
         leads: store.clone(),
         queue: store,
-        crm: Arc::new(crm),
+        crm,
         clock: Arc::new(SystemClock),
         settings: config.effect_settings(),
         retry,
@@ -119,6 +127,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     runner.run(stop_rx).await;
     listener.abort();
     pruner.abort();
+    auth_watch.abort();
     pool.close().await;
     Ok(())
 }

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod appointments;
+mod auth_pause;
 mod coalesce;
 mod concurrency;
 mod dead_letters;

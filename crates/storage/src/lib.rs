@@ -39,6 +39,7 @@ mod inbox;
 mod jobs;
 mod leads;
 mod mapping;
+pub mod oauth;
 mod outbox;
 pub mod pool;
 mod queue;
@@ -49,6 +50,7 @@ use sqlx::migrate::Migrator;
 
 pub use auth_pause::{AuthPause, auth_paused_locations};
 pub use depth::{QueueDepth, queue_depth};
+pub use oauth::PgTokenSource;
 pub use pool::{StorageError, connect, listener, migrate, ping};
 pub use rate_limit::{BucketState, PgRateLimiter};
 pub use retention::{Pruned, prune_finished};

@@ -65,6 +65,17 @@ impl GhlClient {
         self
     }
 
+    /// Takes the bearer token of every call from `tokens` (OAuth: storage's
+    /// `PgTokenSource`) instead of the configured static token. A 401 makes the call
+    /// ask `tokens` for a newer token once and send again.
+    pub fn with_token_source(
+        mut self,
+        tokens: std::sync::Arc<dyn domain::ports::TokenSource>,
+    ) -> Self {
+        self.transport.set_token_source(tokens);
+        self
+    }
+
     /// The base URL requests go to, without a trailing slash.
     pub fn base_url(&self) -> &str {
         self.transport.base_url()

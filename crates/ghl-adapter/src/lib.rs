@@ -24,9 +24,11 @@ mod dto;
 mod fields;
 mod limit;
 mod operation;
+mod token;
 mod transport;
 
 pub use client::GhlClient;
 pub use config::{BuildError, GhlConfig};
 pub use limit::InProcessRateLimiter;
 pub use retry::RetryConfig;
+pub use token::{OAuthExchange, StaticToken};

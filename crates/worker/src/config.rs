@@ -270,6 +270,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub ghl_limits: crate::ghl_limits::GhlLimitArgs,
+
+    #[command(flatten)]
+    pub ghl_oauth: crate::ghl_oauth::GhlOAuthArgs,
 }
 
 fn parse_tz(s: &str) -> Result<Tz, String> {

@@ -2,6 +2,7 @@
 //!
 //! - [`auth_watch`]: probes locations paused for a refused GHL token; ends the pause.
 //! - [`config`]: command line and environment ([`ghl_limits`]: GHL's budget, retries).
+//! - [`ghl_oauth`]: OAuth (Marketplace app) tokens instead of `GHL_API_KEY`.
 //! - [`dlq`]: `worker dlq list | retry | discard`, the dead-letter queue for operators.
 //! - [`maintenance`]: periodic pruning of old finished jobs (retention).
 //! - [`runner`]: the claim → run → record loop with graceful shutdown.
@@ -11,6 +12,7 @@ pub mod auth_watch;
 pub mod config;
 pub mod dlq;
 pub mod ghl_limits;
+pub mod ghl_oauth;
 pub mod maintenance;
 pub mod runner;
 pub mod telemetry;

@@ -195,7 +195,7 @@ impl Budget {
             // the others wait instead of being dead-lettered one after another.
             Some((
                 self.auth_pause,
-                "GHL refused the token (401): check GHL_API_KEY and the app's access to this location",
+                "GHL refused the token (401): check GHL_API_KEY, or the OAuth app's access to this location",
             ))
         } else {
             headers

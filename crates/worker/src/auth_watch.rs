@@ -7,7 +7,7 @@
 use std::time::Duration;
 
 use domain::job::ErrorClass;
-use ghl_adapter::GhlClient;
+use ghl_adapter::{GhlClient, Metered};
 use storage::auth_pause::{auth_recheck_refused, claim_auth_recheck, end_auth_pause};
 
 /// How often a worker looks for due probes (a cheap indexed query).
@@ -17,7 +17,7 @@ pub const LOOK_EVERY: Duration = Duration::from_secs(1);
 /// pause; zero turns the loop off (no pause is then recorded either).
 pub async fn recheck_periodically(
     pool: storage::PgPool,
-    crm: std::sync::Arc<GhlClient>,
+    crm: std::sync::Arc<Metered<GhlClient>>,
     recheck_every: Duration,
     look_every: Duration,
 ) {
@@ -25,7 +25,7 @@ pub async fn recheck_periodically(
         return;
     }
     loop {
-        while let Some(done) = recheck_one(&pool, &crm, recheck_every).await {
+        while let Some(done) = recheck_one(&pool, crm.inner(), recheck_every).await {
             if !done {
                 break;
             }

@@ -13,6 +13,7 @@ mod dead_letters;
 mod leads;
 mod link_contact;
 mod oauth;
+mod operations;
 mod pool;
 mod queue;
 mod rate_limit;

@@ -146,6 +146,12 @@ impl CrmError {
             retry_after: None,
         }
     }
+
+    /// GHL refused the token (401, after a refresh where there is one): every call of
+    /// the location fails alike until the token is fixed, so jobs wait instead of dying.
+    pub fn is_refused_token(&self) -> bool {
+        self.class == ErrorClass::Auth && self.status == Some(401)
+    }
 }
 
 /// A claimed job: the row plus the lease that proves we hold it.
@@ -261,6 +267,12 @@ impl JobOutcome {
             JobOutcome::RetryAt { error, .. } | JobOutcome::Dead { error, .. } => Some(error),
             _ => None,
         }
+    }
+
+    /// A retry because GHL refused the token (401): the job waits for the location's
+    /// auth pause to end and the attempt is not counted (the queue gives it back).
+    pub fn waits_for_token(&self) -> bool {
+        matches!(self, JobOutcome::RetryAt { error, .. } if error.is_refused_token())
     }
 
     pub fn ghl_calls(&self) -> u32 {

@@ -28,6 +28,8 @@ mod inbox;
 pub use inbox::*;
 mod rate_limit;
 pub use rate_limit::*;
+mod token_source;
+pub use token_source::*;
 
 /// Time, injected so that tests control it.
 pub trait Clock: Send + Sync {

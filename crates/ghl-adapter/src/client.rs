@@ -65,9 +65,28 @@ impl GhlClient {
         self
     }
 
+    /// Takes the bearer token of every call from `tokens` (OAuth: storage's
+    /// `PgTokenSource`) instead of the configured static token. A 401 makes the call
+    /// ask `tokens` for a newer token once and send again.
+    pub fn with_token_source(
+        mut self,
+        tokens: std::sync::Arc<dyn domain::ports::TokenSource>,
+    ) -> Self {
+        self.transport.set_token_source(tokens);
+        self
+    }
+
     /// The base URL requests go to, without a trailing slash.
     pub fn base_url(&self) -> &str {
         self.transport.base_url()
+    }
+
+    /// Asks GHL whether it accepts the token for `location` again: one custom-field
+    /// listing (a cheap read; the listing also refreshes the field cache). `Ok` means
+    /// the token works; a 401 is an `Auth` error (and renews the location's pauses like
+    /// any 401). Used by the worker to end an auth pause.
+    pub async fn probe_token(&self, location: &LocationId) -> Result<(), CrmError> {
+        self.fetch_fields(location).await.map(|_| ())
     }
 
     async fn fetch_fields(

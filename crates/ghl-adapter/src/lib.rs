@@ -26,6 +26,7 @@ mod dto;
 mod fields;
 mod limit;
 mod operation;
+mod token;
 mod transport;
 
 pub use client::GhlClient;
@@ -33,3 +34,4 @@ pub use config::{BuildError, GhlConfig};
 pub use limit::InProcessRateLimiter;
 pub use metered::Metered;
 pub use retry::RetryConfig;
+pub use token::{OAuthExchange, StaticToken};

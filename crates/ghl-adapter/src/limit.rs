@@ -116,6 +116,11 @@ impl Budget {
         }
     }
 
+    /// How long a 401 pauses the location (zero: not at all).
+    pub(crate) fn auth_pause(&self) -> Duration {
+        self.auth_pause
+    }
+
     pub(crate) fn set_shared(&mut self, shared: Arc<dyn RateLimiter>) {
         self.shared = shared;
     }
@@ -190,7 +195,7 @@ impl Budget {
             // the others wait instead of being dead-lettered one after another.
             Some((
                 self.auth_pause,
-                "GHL refused the token (401): check GHL_API_KEY and the app's access to this location",
+                "GHL refused the token (401): check GHL_API_KEY, or the OAuth app's access to this location",
             ))
         } else {
             headers
@@ -200,6 +205,22 @@ impl Budget {
         let Some((duration, reason)) = pause else {
             return;
         };
+        if status == Some(401) {
+            // The location's jobs wait for the token (not claimed, attempts untouched)
+            // until a worker's probe finds it accepted again: one line per pause.
+            match self.shared.pause_for_auth(location, duration, reason).await {
+                Ok(true) => tracing::warn!(
+                    ghl.location_id = %location,
+                    recheck_s = duration.as_secs(),
+                    reason,
+                    "GHL location paused for auth: its jobs wait until the token works again"
+                ),
+                Ok(false) => {}
+                Err(e) => {
+                    tracing::warn!(ghl.location_id = %location, error = %e, "could not record the auth pause");
+                }
+            }
+        }
         tracing::info!(
             ghl.location_id = %location,
             pause_ms = u64::try_from(duration.as_millis()).unwrap_or(u64::MAX),

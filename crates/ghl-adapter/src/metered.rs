@@ -25,6 +25,11 @@ impl<C> Metered<C> {
     pub fn new(inner: C) -> Self {
         Self { inner }
     }
+
+    /// The wrapped gateway (e.g. for `GhlClient::probe_token`).
+    pub fn inner(&self) -> &C {
+        &self.inner
+    }
 }
 
 async fn observe<T>(

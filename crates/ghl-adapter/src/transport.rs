@@ -8,10 +8,10 @@ use std::time::Instant;
 use chrono::Utc;
 use domain::ids::LocationId;
 use domain::job::CrmError;
-use domain::ports::RateLimiter;
+use domain::ports::{RateLimiter, TokenError, TokenSecret, TokenSource};
 use reqwest::header::{ACCEPT, CONTENT_TYPE, HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, redirect};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::ExposeSecret;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -20,6 +20,7 @@ use crate::config::{BuildError, GhlConfig};
 use crate::limit::{Budget, InProcessRateLimiter, RateHeaders};
 use crate::operation::Operation;
 use crate::retry::{Failure, RetryConfig, with_retries};
+use crate::token::StaticToken;
 
 const JSON: &str = "application/json";
 const VERSION: &str = "Version";
@@ -88,7 +89,8 @@ pub(crate) struct Transport {
     http: reqwest::Client,
     /// Without a trailing slash.
     base_url: String,
-    token: SecretString,
+    /// The bearer token of each call (a static token, or OAuth tokens).
+    tokens: Arc<dyn TokenSource>,
     retry: RetryConfig,
     budget: Budget,
 }
@@ -133,7 +135,7 @@ impl Transport {
         Ok(Transport {
             http,
             base_url,
-            token: config.token,
+            tokens: Arc::new(StaticToken::new(&config.token)),
             retry: config.retry,
             budget,
         })
@@ -144,6 +146,11 @@ impl Transport {
         self.budget.set_shared(limiter);
     }
 
+    /// Takes each call's token from `tokens` (OAuth) instead of the configured one.
+    pub(crate) fn set_token_source(&mut self, tokens: Arc<dyn TokenSource>) {
+        self.tokens = tokens;
+    }
+
     pub(crate) fn base_url(&self) -> &str {
         &self.base_url
     }
@@ -152,12 +159,36 @@ impl Transport {
     /// for the location's budget first and reporting GHL's rate-limit headers after.
     pub(crate) async fn send(&self, call: &Call<'_>) -> Result<Reply, CrmError> {
         let idempotent = call.op.idempotent();
+        // One token refresh per call, on the first 401.
+        let refreshed = std::sync::atomic::AtomicBool::new(false);
         with_retries(&self.retry, idempotent, |_| async {
             self.budget
                 .admit(call.location)
                 .await
                 .map_err(|e| (e, Failure::Budget))?;
-            let attempt = self.send_once(call).await;
+            let token = match self.tokens.access_token(call.location).await {
+                Ok(token) => token,
+                Err(e) => return Err(self.no_token(call, e).await),
+            };
+            let mut attempt = self.send_once(call, &token).await;
+            let refused = matches!(&attempt, Err((e, _, _)) if e.status == Some(401));
+            if refused && !refreshed.swap(true, std::sync::atomic::Ordering::SeqCst) {
+                // A 401 means GHL did nothing: the call is sent once more with a newer
+                // token when there is one (an expired or revoked OAuth access token).
+                match self.tokens.after_rejection(call.location, &token).await {
+                    Ok(Some(newer)) => {
+                        self.budget
+                            .admit(call.location)
+                            .await
+                            .map_err(|e| (e, Failure::Budget))?;
+                        attempt = self.send_once(call, &newer).await;
+                    }
+                    Ok(None) => {}
+                    Err(e) => {
+                        tracing::debug!(ghl.location_id = %call.location, error = %e, "no newer GHL token after a 401");
+                    }
+                }
+            }
             let (status, retry_after) = match &attempt {
                 Ok((reply, _)) => (Some(reply.status.as_u16()), None),
                 Err((error, _, _)) => (error.status, error.retry_after),
@@ -175,6 +206,38 @@ impl Transport {
                 .map_err(|(error, failure, _)| (error, failure))
         })
         .await
+        .map_err(|mut error| {
+            // A refused token pauses the location: its job need not come back sooner.
+            let pause = self.budget.auth_pause();
+            if error.is_refused_token() && error.retry_after.is_none() && !pause.is_zero() {
+                error.retry_after = Some(pause);
+            }
+            error
+        })
+    }
+
+    /// The failure of a call that got no token: a refused refresh token is a refused
+    /// token (`Auth`, 401: the location is paused for auth); anything else is transient.
+    async fn no_token(&self, call: &Call<'_>, error: TokenError) -> (CrmError, Failure) {
+        let name = call.op.spec().name;
+        if error == TokenError::Refused || error == TokenError::Missing {
+            self.budget
+                .observe(call.location, Some(401), RateHeaders::default(), None)
+                .await;
+            let error = CrmError::new(
+                domain::job::ErrorClass::Auth,
+                Some(401),
+                format!("{name}: {error}"),
+            );
+            (error, Failure::Status(401))
+        } else {
+            let error = CrmError::new(
+                domain::job::ErrorClass::Transient,
+                None,
+                format!("{name}: {error}"),
+            );
+            (error, Failure::Build)
+        }
     }
 
     fn last_headers(
@@ -191,6 +254,7 @@ impl Transport {
     async fn send_once(
         &self,
         call: &Call<'_>,
+        token: &TokenSecret,
     ) -> Result<(Reply, RateHeaders), (CrmError, Failure, RateHeaders)> {
         let spec = call.op.spec();
         let mut request = self
@@ -199,7 +263,7 @@ impl Transport {
                 spec.method.clone(),
                 format!("{}{}", self.base_url, call.path),
             )
-            .bearer_auth(self.token.expose_secret())
+            .bearer_auth(token.expose())
             .header(VERSION, spec.version)
             .header(ACCEPT, JSON);
         if !call.query.is_empty() {

@@ -221,7 +221,7 @@ pub(crate) async fn gate(State(state): State<SimState>, request: Request, next: 
 
 async fn admit(state: &SimState, request: Request) -> Result<Request, Response> {
     let config = state.config();
-    authorize(request.headers(), &config.api_key).map_err(IntoResponse::into_response)?;
+    authorize(request.headers(), &config.api_key, state).map_err(IntoResponse::into_response)?;
     // Every routed API path is a spec operation; anything else has no further checks.
     let Some((operation, params)) = state
         .spec()
@@ -260,7 +260,8 @@ async fn admit(state: &SimState, request: Request) -> Result<Request, Response> 
     Ok(Request::from_parts(parts, Body::from(bytes)))
 }
 
-fn authorize(headers: &HeaderMap, api_key: &str) -> Result<(), GhlError> {
+/// The static API key, or an access token issued by `POST /oauth/token` and still valid.
+fn authorize(headers: &HeaderMap, api_key: &str, state: &SimState) -> Result<(), GhlError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -269,6 +270,7 @@ fn authorize(headers: &HeaderMap, api_key: &str) -> Result<(), GhlError> {
         .map(|(_, token)| token.trim());
     match token {
         Some(token) if token == api_key => Ok(()),
+        Some(token) if state.oauth().accepts(token) => Ok(()),
         _ => Err(GhlError::Unauthorized(INVALID_TOKEN)),
     }
 }

@@ -48,6 +48,7 @@ mod fields;
 mod gate;
 mod ids;
 mod model;
+pub mod oauth;
 mod server;
 mod state;
 mod store;

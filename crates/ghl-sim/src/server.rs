@@ -16,7 +16,7 @@ use crate::error::GhlError;
 use crate::model::{CallRecord, Contact, ContactState, SeedContact};
 use crate::state::SimState;
 use crate::store::SeedError;
-use crate::{api, control, gate};
+use crate::{api, control, gate, oauth};
 
 /// The whole sim as an axum router, for serving it yourself: the GHL API (gated and
 /// recorded) plus the `/_sim/` inspection endpoints.
@@ -26,7 +26,9 @@ pub fn router(state: SimState) -> Router {
         .fallback(route_not_found)
         .method_not_allowed_fallback(route_not_found)
         .layer(from_fn_with_state(state.clone(), gate::record));
-    api.merge(control::routes()).with_state(state)
+    api.merge(control::routes())
+        .merge(oauth::routes())
+        .with_state(state)
 }
 
 /// NestJS's answer for a route it does not have.

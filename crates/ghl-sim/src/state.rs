@@ -19,6 +19,8 @@ struct Inner {
     spec: &'static Spec,
     store: Mutex<Store>,
     behaviour: Mutex<Behaviour>,
+    /// OAuth tokens issued by `POST /oauth/token`.
+    oauth: Mutex<crate::oauth::OAuthSim>,
     /// Set when the server shuts down: ends `timeout` faults' holds.
     shutdown: tokio::sync::watch::Sender<bool>,
 }
@@ -58,6 +60,7 @@ impl SimState {
             spec,
             store,
             behaviour,
+            oauth: Mutex::new(crate::oauth::OAuthSim::default()),
             shutdown: tokio::sync::watch::Sender::new(false),
         })))
     }
@@ -149,6 +152,10 @@ impl SimState {
 
     /// Locks the store. A panic while it was held cannot leave it half-written (every
     /// change is applied to a copy first), so a poisoned lock is simply taken over.
+    pub(crate) fn oauth(&self) -> MutexGuard<'_, crate::oauth::OAuthSim> {
+        self.0.oauth.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     pub(crate) fn store(&self) -> MutexGuard<'_, Store> {
         self.0.store.lock().unwrap_or_else(PoisonError::into_inner)
     }

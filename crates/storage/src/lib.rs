@@ -32,6 +32,7 @@
 //!   two bookings of the same new person cannot create two leads.
 
 mod appointments;
+pub mod auth_pause;
 mod booking;
 pub mod budget;
 mod coalesce;
@@ -43,6 +44,7 @@ mod inbox;
 mod jobs;
 mod leads;
 mod mapping;
+pub mod oauth;
 mod outbox;
 pub mod pool;
 mod queue;
@@ -52,7 +54,9 @@ mod stats;
 
 use sqlx::migrate::Migrator;
 
+pub use auth_pause::{AuthPause, auth_paused_locations};
 pub use depth::{QueueDepth, queue_depth};
+pub use oauth::PgTokenSource;
 pub use pool::{StorageError, connect, listener, migrate, ping};
 pub use rate_limit::{BucketState, PgRateLimiter};
 pub use retention::{Pruned, prune_finished};

@@ -60,6 +60,9 @@ WITH candidates AS (
             AND other.id <> j.id
             AND other.status = $2
             AND other.locked_until >= now())
+      -- A location whose GHL token was refused: its jobs wait (auth_pause.rs).
+      AND NOT EXISTS (
+          SELECT 1 FROM ghl_auth_pauses p WHERE p.location_id = j.location_id)
     ORDER BY j.priority, j.seq
     LIMIT $4
     FOR UPDATE OF j SKIP LOCKED
@@ -220,9 +223,11 @@ impl SyncQueue for PgStore {
             "UPDATE sync_jobs
              SET status = $3, next_attempt_at = $4, finished_at = CASE WHEN $5 THEN now() END,
                  last_error = $6, error_class = $7, http_status = $8,
-                 locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = now()
+                 locked_by = NULL, locked_until = NULL, lease_token = NULL, updated_at = now(),
+                 -- Waiting for a refused token to be fixed does not use an attempt.
+                 attempts = CASE WHEN $10 THEN GREATEST(attempts - 1, 0) ELSE attempts END
              WHERE id = $1 AND lease_token = $2 AND status = $9
-             RETURNING attempts",
+             RETURNING attempts + CASE WHEN $10 THEN 1 ELSE 0 END",
         )
         .bind(job.as_uuid())
         .bind(lease.token)
@@ -233,6 +238,7 @@ impl SyncQueue for PgStore {
         .bind(error_class)
         .bind(http_status)
         .bind(mapping::job_status(JobStatus::Running))
+        .bind(outcome.waits_for_token())
         .fetch_optional(&mut *tx)
         .await
         .map_err(repo)?;

@@ -127,4 +127,13 @@ impl RateLimiter for PgRateLimiter {
     ) -> Result<(), RepoError> {
         self.pause_at(location, None, duration, reason).await
     }
+
+    async fn pause_for_auth(
+        &self,
+        location: &LocationId,
+        recheck_after: Duration,
+        reason: &str,
+    ) -> Result<bool, RepoError> {
+        crate::auth_pause::begin_auth_pause(&self.pool, location, recheck_after, reason).await
+    }
 }

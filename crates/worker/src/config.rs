@@ -304,6 +304,9 @@ pub struct Config {
     pub alert_health_interval_seconds: u64,
     #[command(flatten)]
     pub ghl_limits: crate::ghl_limits::GhlLimitArgs,
+
+    #[command(flatten)]
+    pub ghl_oauth: crate::ghl_oauth::GhlOAuthArgs,
 }
 
 fn parse_tz(s: &str) -> Result<Tz, String> {

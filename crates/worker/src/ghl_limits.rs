@@ -53,8 +53,8 @@ pub struct GhlLimitArgs {
     pub ghl_max_requests_per_second: f64,
 
     /// How long a 401 from GHL pauses every call to that location, in seconds (0: no
-    /// pause). The job that got it is dead-lettered with the auth error; the location's
-    /// other jobs wait and are rescheduled.
+    /// pause), and how often a paused location is probed (one custom-field listing).
+    /// Its jobs wait, unclaimed and without using attempts, until the token works again.
     #[arg(
         long,
         env = "GHL_AUTH_PAUSE_SECONDS",

@@ -49,10 +49,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .database_url
         .as_deref()
         .context("DATABASE_URL is required")?;
-    let token = config
-        .ghl_api_key
-        .clone()
-        .context("GHL_API_KEY is required")?;
+    // With OAuth the static token is never sent (the token source replaces it).
+    let token = match config.ghl_api_key.clone() {
+        Some(token) => token,
+        None if config.ghl_oauth.enabled() => "oauth-token-source".to_owned(),
+        None => anyhow::bail!("GHL_API_KEY (or GHL_OAUTH_CLIENT_ID) is required"),
+    };
     if rustls::crypto::ring::default_provider()
         .install_default()
         .is_err()
@@ -78,6 +80,24 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let store = Arc::new(PgStore::new(pool.clone()).with_coalescing(config.sync_coalesce));
     // Every worker shares each location's GHL budget through the database.
     let crm = crm.with_rate_limiter(Arc::new(PgRateLimiter::new(pool.clone(), rate_limits)));
+    let crm = Arc::new(ghl_adapter::Metered::new(
+        config
+            .ghl_oauth
+            .apply(
+                crm,
+                pool.clone(),
+                &config.ghl_api_base_url,
+                Duration::from_secs(config.ghl_request_timeout_seconds),
+            )
+            .await?,
+    ));
+    // Locations paused for a refused token are probed once per auth pause.
+    let auth_watch = tokio::spawn(worker::auth_watch::recheck_periodically(
+        pool.clone(),
+        crm.clone(),
+        Duration::from_secs(config.ghl_limits.ghl_auth_pause_seconds),
+        worker::auth_watch::LOOK_EVERY,
+    ));
 
     start_admin(&config.worker_admin_bind, pool.clone(), rate_limits.daily).await?;
     start_alerts(&config, store.clone())?;
@@ -86,7 +106,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         appointments: store.clone(),
         leads: store.clone(),
         queue: store,
-        crm: Arc::new(ghl_adapter::Metered::new(crm)),
+        crm: crm.clone(),
         clock: Arc::new(SystemClock),
         settings: config.effect_settings(),
         retry,
@@ -122,6 +142,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     runner.run(stop_rx).await;
     listener.abort();
     pruner.abort();
+    auth_watch.abort();
     pool.close().await;
     Ok(())
 }

@@ -75,4 +75,18 @@ pub trait RateLimiter: Send + Sync {
         duration: Duration,
         reason: &str,
     ) -> Result<(), RepoError>;
+
+    /// Pauses `location` for its refused token (a 401): its jobs wait, unclaimed and
+    /// without using attempts, until a probe `recheck_after` from now (and every
+    /// `recheck_after` after that) finds the token accepted again. Returns whether this
+    /// began a pause (false: the location was already paused for auth). The default
+    /// records nothing (a limiter for one process has no queue to hold back).
+    async fn pause_for_auth(
+        &self,
+        _location: &LocationId,
+        _recheck_after: Duration,
+        _reason: &str,
+    ) -> Result<bool, RepoError> {
+        Ok(false)
+    }
 }

@@ -80,7 +80,7 @@ fn decide(
     let ended_ago = deps.clock.now() - job.payload.ends_at;
     let too_old =
         Duration::from_std(deps.retry.max_age_after_end).is_ok_and(|max_age| ended_ago > max_age);
-    if error.class.is_retryable() && too_old {
+    if (error.class.is_retryable() || error.is_refused_token()) && too_old {
         let days = deps.retry.max_age_after_end.as_secs() / 86_400;
         let error = CrmError::new(
             ErrorClass::Permanent,
@@ -92,6 +92,21 @@ fn decide(
             ),
         );
         return JobOutcome::Dead {
+            error,
+            ghl_calls: calls,
+        };
+    }
+    if error.is_refused_token() && !too_old {
+        // Not dead-lettered: the location is paused for auth (its jobs are not claimed
+        // until the token works again) and this attempt is not counted by the queue.
+        // The backoff only matters where no pause is recorded.
+        let backoff = deps.retry.delay_after(job.attempts, unit_random);
+        let wait = error
+            .retry_after
+            .map_or(backoff, |asked| asked.max(backoff));
+        let wait = Duration::from_std(wait).unwrap_or(Duration::hours(1));
+        return JobOutcome::RetryAt {
+            at: deps.clock.now() + wait,
             error,
             ghl_calls: calls,
         };

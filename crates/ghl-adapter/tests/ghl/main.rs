@@ -12,6 +12,7 @@ mod construction;
 mod custom_fields;
 mod failures;
 mod lookup;
+mod oauth;
 mod operations;
 mod requests;
 mod retries;

@@ -6,11 +6,13 @@
 #![allow(clippy::unwrap_used)]
 
 mod appointments;
+mod auth_pause;
 mod coalesce;
 mod concurrency;
 mod dead_letters;
 mod leads;
 mod link_contact;
+mod oauth;
 mod operations;
 mod pool;
 mod queue;

@@ -412,7 +412,7 @@ async fn a_permanent_failure_is_dead_lettered_at_once() {
     let job = job_for(&w, SyncAction::Confirm, 1, vec![]);
     let mut crm = MockCrm::new();
     crm.expect_add_note()
-        .returning(|_, _, _| Err(CrmError::new(ErrorClass::Auth, Some(401), "invalid token")));
+        .returning(|_, _, _| Err(CrmError::new(ErrorClass::Auth, Some(403), "forbidden")));
     let outcome = run_job(&deps(w, crm, Arc::new(Journal::default())), job, 0.5)
         .await
         .unwrap();
@@ -421,6 +421,27 @@ async fn a_permanent_failure_is_dead_lettered_at_once() {
     };
     assert_eq!(error.class, ErrorClass::Auth);
     assert_eq!(ghl_calls, 1);
+}
+
+#[tokio::test]
+async fn a_refused_token_makes_the_job_wait_even_after_its_last_attempt() {
+    let w = world(Some("c1"));
+    // Far beyond the attempts the policy allows.
+    let job = job_for(&w, SyncAction::Confirm, 99, vec![]);
+    let mut crm = MockCrm::new();
+    crm.expect_add_note().returning(|_, _, _| {
+        let mut e = CrmError::new(ErrorClass::Auth, Some(401), "GHL refused the token");
+        e.retry_after = Some(std::time::Duration::from_secs(300));
+        Err(e)
+    });
+    let outcome = run_job(&deps(w, crm, Arc::new(Journal::default())), job, 0.5)
+        .await
+        .unwrap();
+    assert!(outcome.waits_for_token(), "{outcome:?}");
+    let JobOutcome::RetryAt { at, .. } = outcome else {
+        panic!("expected a retry")
+    };
+    assert!(at >= now() + chrono::Duration::seconds(300));
 }
 
 #[tokio::test]

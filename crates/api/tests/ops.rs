@@ -76,6 +76,14 @@ fn install_crypto() {
 
 /// The app; `ghl` is `(base_url, api_key)` of the GHL it syncs to, if any.
 fn app(pool: PgPool, ghl: Option<(&str, &str)>) -> Router {
+    app_with(pool, ghl, Default::default())
+}
+
+fn app_with(
+    pool: PgPool,
+    ghl: Option<(&str, &str)>,
+    settings: domain::plan::EffectSettings,
+) -> Router {
     let store = Arc::new(PgStore::new(pool));
     let sync = ghl.map(|(base_url, key)| {
         install_crypto();
@@ -89,7 +97,7 @@ fn app(pool: PgPool, ghl: Option<(&str, &str)>) -> Router {
             queue: store.clone(),
             crm: Arc::new(crm),
             clock: Arc::new(SystemClock),
-            settings: Default::default(),
+            settings,
             retry: domain::retry::RetryPolicy::JOB_DEFAULT,
         }
     });
@@ -339,8 +347,15 @@ async fn a_permanent_ghl_failure_is_a_502_dead_letter_that_the_monitor_explains_
     pool: PgPool,
 ) {
     let sim = sim().await;
-    // A revoked token: GHL answers 401, which no retry can fix.
-    let app = app(pool.clone(), Some((&sim.base_url, "revoked-token")));
+    // A configured custom field the location lacks: no retry can fix it. (A refused
+    // token is no example: its jobs wait for the token instead of dying.)
+    let mut settings = domain::plan::EffectSettings::default();
+    settings.fields.appointment_status = "stage_we_never_created".into();
+    let app = app_with(
+        pool.clone(),
+        Some((&sim.base_url, &sim.config().api_key)),
+        settings,
+    );
     let contact = seed_contact(&sim);
     let id = book(&app, 3, Some(&contact)).await;
 
@@ -353,7 +368,13 @@ async fn a_permanent_ghl_failure_is_a_502_dead_letter_that_the_monitor_explains_
     assert_eq!(body["error"], "Sync failed");
     assert_eq!(body["retryable"], false);
     assert_eq!(body["appointmentId"], id);
-    assert!(!body["message"].as_str().unwrap().contains("revoked-token"));
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("stage_we_never_created"),
+        "{body}"
+    );
     assert_eq!(job_status(&pool, &id).await, ["dead"]);
 
     // The monitor shows it, with the cause and what to do.
@@ -374,8 +395,7 @@ async fn a_permanent_ghl_failure_is_a_502_dead_letter_that_the_monitor_explains_
     assert_eq!(data["systemHealth"]["status"], "degraded");
     let advice = data["recommendations"].to_string();
     assert!(
-        advice.contains("location sim-location: GHL refuses our token (401 × 1)")
-            && advice.contains("reconnect"),
+        advice.contains("location sim-location") && advice.contains("stage_we_never_created"),
         "{advice}"
     );
 

@@ -311,6 +311,16 @@ impl RateLimiter for InProcessRateLimiter {
         bucket.paused_until = Some(bucket.paused_until.map_or(until, |p| p.max(until)));
         Ok(())
     }
+
+    /// One process has no queue to hold back: the short `pause` above is all it does.
+    async fn pause_for_auth(
+        &self,
+        _location: &LocationId,
+        _recheck_after: Duration,
+        _reason: &str,
+    ) -> Result<bool, RepoError> {
+        Ok(false)
+    }
 }
 
 #[cfg(test)]

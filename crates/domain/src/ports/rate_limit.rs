@@ -79,14 +79,12 @@ pub trait RateLimiter: Send + Sync {
     /// Pauses `location` for its refused token (a 401): its jobs wait, unclaimed and
     /// without using attempts, until a probe `recheck_after` from now (and every
     /// `recheck_after` after that) finds the token accepted again. Returns whether this
-    /// began a pause (false: the location was already paused for auth). The default
-    /// records nothing (a limiter for one process has no queue to hold back).
+    /// began a pause (false: the location was already paused for auth, or the limiter
+    /// serves one process and has no queue to hold back).
     async fn pause_for_auth(
         &self,
-        _location: &LocationId,
-        _recheck_after: Duration,
-        _reason: &str,
-    ) -> Result<bool, RepoError> {
-        Ok(false)
-    }
+        location: &LocationId,
+        recheck_after: Duration,
+        reason: &str,
+    ) -> Result<bool, RepoError>;
 }

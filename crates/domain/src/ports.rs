@@ -179,6 +179,17 @@ pub trait AppointmentRepository: Send + Sync {
 
     /// The appointment's sync jobs, newest first.
     async fn jobs_of(&self, id: AppointmentId) -> Result<Vec<JobSummary>, RepoError>;
+
+    /// The id of the GHL calendar event linked to the appointment (calendar mirroring).
+    /// A repository without the link answers `None`.
+    async fn ghl_event_id(&self, _id: AppointmentId) -> Result<Option<String>, RepoError> {
+        Ok(None)
+    }
+
+    /// Links the appointment to the GHL calendar event `event_id`.
+    async fn set_ghl_event_id(&self, _id: AppointmentId, _event_id: &str) -> Result<(), RepoError> {
+        Ok(())
+    }
 }
 
 /// A write about a running job failed.
@@ -335,6 +346,47 @@ pub trait CrmGateway: Send + Sync {
             None,
             "this CRM gateway cannot create contacts",
         ))
+    }
+
+    /// Creates the calendar event (`POST /calendars/events/appointments`) and
+    /// returns its id. Not idempotent: see [`CrmGateway::find_calendar_event`].
+    async fn create_calendar_event(
+        &self,
+        _location: &LocationId,
+        _contact: &GhlContactId,
+        _event: &crate::plan::CalendarEvent,
+    ) -> Result<String, CrmError> {
+        Err(CrmError::new(
+            ErrorClass::Permanent,
+            None,
+            "this CRM gateway cannot write calendar events",
+        ))
+    }
+
+    /// Makes the calendar event `event_id` equal to `event` (`PUT`).
+    async fn update_calendar_event(
+        &self,
+        _location: &LocationId,
+        _event_id: &str,
+        _event: &crate::plan::CalendarEvent,
+    ) -> Result<(), CrmError> {
+        Err(CrmError::new(
+            ErrorClass::Permanent,
+            None,
+            "this CRM gateway cannot write calendar events",
+        ))
+    }
+
+    /// The id of the contact's event in `calendar_id` whose title contains
+    /// `marker`, if any: asked before a create of unknown outcome is repeated.
+    async fn find_calendar_event(
+        &self,
+        _location: &LocationId,
+        _contact: &GhlContactId,
+        _calendar_id: &str,
+        _marker: &str,
+    ) -> Result<Option<String>, CrmError> {
+        Ok(None)
     }
 }
 

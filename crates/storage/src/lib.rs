@@ -30,6 +30,7 @@
 
 mod appointments;
 mod booking;
+mod calendar_links;
 mod coalesce;
 mod dead_letters;
 pub mod depth;

@@ -270,6 +270,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub ghl_limits: crate::ghl_limits::GhlLimitArgs,
+
+    #[command(flatten)]
+    pub calendar: crate::calendar::CalendarArgs,
 }
 
 fn parse_tz(s: &str) -> Result<Tz, String> {
@@ -324,6 +327,7 @@ impl Config {
                 CoalesceNotes::Last => CoalescedNotes::Last,
             },
             upsert_missing_contacts: self.ghl_limits.ghl_upsert_missing_contacts,
+            calendar: self.calendar.settings(),
             ..EffectSettings::default()
         }
     }

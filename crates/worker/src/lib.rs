@@ -6,6 +6,7 @@
 //! - [`runner`]: the claim → run → record loop with graceful shutdown.
 //! - [`telemetry`]: tracing set-up.
 
+pub mod calendar;
 pub mod config;
 pub mod dlq;
 pub mod ghl_limits;

@@ -22,7 +22,9 @@ pub(crate) fn new_event(location_id: &str, body: &Map<String, Value>) -> Result<
             .and_then(Value::as_str)
             .is_none_or(|v| v.trim().is_empty())
         {
-            return Err(GhlError::unprocessable(format!("{key} should not be empty")));
+            return Err(GhlError::unprocessable(format!(
+                "{key} should not be empty"
+            )));
         }
     }
     let mut event = Map::new();
@@ -36,7 +38,10 @@ pub(crate) fn new_event(location_id: &str, body: &Map<String, Value>) -> Result<
 }
 
 /// Applies an `AppointmentEditSchema` body to `event`.
-pub(crate) fn apply(event: &mut Map<String, Value>, body: &Map<String, Value>) -> Result<(), GhlError> {
+pub(crate) fn apply(
+    event: &mut Map<String, Value>,
+    body: &Map<String, Value>,
+) -> Result<(), GhlError> {
     for key in ["startTime", "endTime"] {
         if let Some(text) = body.get(key).and_then(Value::as_str)
             && chrono::DateTime::parse_from_rfc3339(text).is_err()

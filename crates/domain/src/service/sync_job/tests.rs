@@ -32,6 +32,9 @@ mock! {
         async fn get_contact(&self, location: &LocationId, contact: &GhlContactId) -> Result<CrmContact, CrmError>;
         async fn find_note(&self, location: &LocationId, contact: &GhlContactId, marker: &str) -> Result<Option<String>, CrmError>;
         async fn find_task(&self, location: &LocationId, contact: &GhlContactId, marker: &str) -> Result<Option<String>, CrmError>;
+        async fn create_calendar_event(&self, location: &LocationId, contact: &GhlContactId, event: &crate::plan::CalendarEvent) -> Result<String, CrmError>;
+        async fn update_calendar_event(&self, location: &LocationId, event_id: &str, event: &crate::plan::CalendarEvent) -> Result<(), CrmError>;
+        async fn find_calendar_event(&self, location: &LocationId, contact: &GhlContactId, calendar_id: &str, marker: &str) -> Result<Option<String>, CrmError>;
     }
 }
 
@@ -50,12 +53,21 @@ fn now() -> DateTime<Utc> {
 struct World {
     appointment: Option<Appointment>,
     lead: Option<Lead>,
+    /// The linked GHL calendar event (calendar mirroring).
+    event_id: Mutex<Option<String>>,
 }
 
 #[async_trait]
 impl AppointmentRepository for World {
     async fn get(&self, _: AppointmentId) -> Result<Option<Appointment>, RepoError> {
         Ok(self.appointment.clone())
+    }
+    async fn ghl_event_id(&self, _: AppointmentId) -> Result<Option<String>, RepoError> {
+        Ok(self.event_id.lock().unwrap().clone())
+    }
+    async fn set_ghl_event_id(&self, _: AppointmentId, id: &str) -> Result<(), RepoError> {
+        *self.event_id.lock().unwrap() = Some(id.to_owned());
+        Ok(())
     }
     async fn find_idempotent(&self, _: &str) -> Result<Option<IdempotentResult>, RepoError> {
         unreachable!()
@@ -194,6 +206,7 @@ fn world(contact: Option<&str>) -> World {
     World {
         appointment: Some(appointment),
         lead: Some(lead),
+        event_id: Mutex::new(None),
     }
 }
 
@@ -765,3 +778,5 @@ async fn with_last_notes_only_the_newest_coalesced_change_writes_a_note() {
     };
     assert_eq!((report.notes_skipped, report.ghl_calls), (1, 6));
 }
+
+mod calendar;

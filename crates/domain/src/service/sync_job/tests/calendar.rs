@@ -5,11 +5,13 @@ use crate::plan::CalendarSettings;
 
 fn calendar_deps(world: World, crm: MockCrm, journal: Arc<Journal>) -> (SyncDeps, Arc<World>) {
     let world = Arc::new(world);
-    let mut settings = EffectSettings::default();
-    settings.calendar = Some(CalendarSettings {
-        calendar_id: "cal-1".into(),
-        notify: false,
-    });
+    let settings = EffectSettings {
+        calendar: Some(CalendarSettings {
+            calendar_id: "cal-1".into(),
+            notify: false,
+        }),
+        ..EffectSettings::default()
+    };
     let deps = SyncDeps {
         appointments: world.clone(),
         leads: world.clone(),

@@ -6,6 +6,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod appointments;
+mod calendar_links;
 mod coalesce;
 mod concurrency;
 mod dead_letters;

@@ -16,6 +16,8 @@ use sqlx::Connection;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
+pub mod webdriver;
+
 pub const LOCATION_ID: &str = "e2e-location";
 pub const GHL_API_KEY: &str = "e2e-ghl-token-0123456789";
 pub const JWT_SECRET: &str = "e2e-jwt-secret-that-is-long-enough-0123456789";
@@ -223,6 +225,8 @@ pub struct Stack {
     pub api: Service,
     pub api_url: String,
     pub worker: Service,
+    /// The worker's admin port (`/metrics`, `/healthz`).
+    pub worker_admin_url: String,
     pub http: reqwest::Client,
     pub token: String,
     pub log_dir: PathBuf,
@@ -270,6 +274,9 @@ impl Stack {
         let mut api_env = common.to_vec();
         api_env.push(("API_BIND", "127.0.0.1:0".to_owned()));
         api_env.push(("JWT_SECRET", JWT_SECRET.to_owned()));
+        // For POST /sync (the api runs run_job against ghl-sim too).
+        api_env.push(("GHL_API_KEY", GHL_API_KEY.to_owned()));
+        api_env.push(("GHL_API_BASE_URL", sim_url.clone()));
         for (k, v) in api_overrides {
             api_env.retain(|(key, _)| key != k);
             api_env.push((k, v.clone()));
@@ -283,11 +290,13 @@ impl Stack {
         env.push(("WORKER_POLL_INTERVAL_MS", "200".to_owned()));
         env.push(("SYNC_RETRY_BASE_SECONDS", "0.2".to_owned()));
         env.push(("SYNC_RETRY_MAX_SECONDS", "1".to_owned()));
+        env.push(("WORKER_ADMIN_BIND", "127.0.0.1:0".to_owned()));
         for (k, v) in worker_env {
             env.retain(|(key, _)| key != k);
             env.push((k, v.clone()));
         }
-        let worker = spawn_service("worker", &[], &env, &log_dir)?;
+        let (worker, worker_admin_url) =
+            spawn_http_service("worker", &[], &env, &log_dir, "worker admin listening on ").await?;
 
         let verifier = api::auth::JwtVerifier::new(secrecy::SecretString::from(JWT_SECRET));
         let exp = chrono::Utc::now().timestamp() + 3600;
@@ -299,6 +308,7 @@ impl Stack {
             api,
             api_url,
             worker,
+            worker_admin_url,
             http: reqwest::Client::new(),
             token,
             log_dir,

@@ -18,7 +18,7 @@ const LOCATION: &str = "staycool-demo";
 const GHL_KEY: &str = "demo-private-integration-token";
 
 /// Children are killed when the demo ends, whatever ends it.
-struct Children(Vec<Child>);
+pub(crate) struct Children(pub(crate) Vec<Child>);
 
 impl Drop for Children {
     fn drop(&mut self) {
@@ -30,21 +30,26 @@ impl Drop for Children {
 }
 
 fn target_dir() -> PathBuf {
+    profile_dir("debug")
+}
+
+/// `target/<profile>` (or under `CARGO_TARGET_DIR`).
+pub(crate) fn profile_dir(profile: &str) -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| workspace_root().join("target"))
-        .join("debug")
+        .join(profile)
 }
 
 /// A secret for this run only, from the kernel's random source.
-fn random_secret() -> Result<String> {
+pub(crate) fn random_secret() -> Result<String> {
     let mut bytes = [0u8; 32];
     std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut bytes)?;
     Ok(bytes.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Starts `bin` with `env`, logs to our stderr, and waits for `"<prefix> http://..."` on stdout.
-fn start(
+pub(crate) fn start(
     bin: &Path,
     env: &[(&str, &str)],
     prefix: &str,
@@ -101,6 +106,9 @@ pub fn demo(args: &[String]) -> Result<()> {
     ];
     let mut api_env = common.to_vec();
     api_env.push(("API_BIND", &api_bind));
+    // POST /sync runs the pipeline in the api too.
+    api_env.push(("GHL_API_KEY", GHL_KEY));
+    api_env.push(("GHL_API_BASE_URL", sim.as_str()));
     let api = start(
         &bin.join("api"),
         &api_env,
@@ -112,6 +120,7 @@ pub fn demo(args: &[String]) -> Result<()> {
         ("GHL_API_KEY", GHL_KEY),
         ("GHL_API_BASE_URL", sim.as_str()),
         ("SYNC_RETRY_BASE_SECONDS", "2"),
+        ("WORKER_ADMIN_BIND", "127.0.0.1:0"),
     ]);
     let worker = Command::new(bin.join("worker"))
         .envs(worker_env.iter().copied())
@@ -134,7 +143,7 @@ pub fn demo(args: &[String]) -> Result<()> {
     }
 }
 
-fn mint_token(bin: &Path, secret: &str) -> Result<String> {
+pub(crate) fn mint_token(bin: &Path, secret: &str) -> Result<String> {
     let output = Command::new(bin.join("api"))
         .args([
             "token",
@@ -169,7 +178,7 @@ fn visit(days: u64, hour: u64) -> (String, String) {
 }
 
 /// Seconds since the epoch → `YYYY-MM-DDTHH:MM:SSZ` (civil-from-days, proleptic Gregorian).
-fn rfc3339(secs: u64) -> String {
+pub(crate) fn rfc3339(secs: u64) -> String {
     let days = (secs / 86_400) as i64;
     let rem = secs % 86_400;
     let z = days + 719_468;
@@ -351,6 +360,13 @@ fn summary(api: &str, sim: &str, token: &str, booked: &[Booked]) -> Result<()> {
     println!(
         "  Availability:      curl -H 'Authorization: Bearer {token}' '{api}/api/availability?date={}'",
         &visit(2, 0).0[..10]
+    );
+    println!(
+        "  Sync health:       curl -H 'Authorization: Bearer {token}' '{api}/monitor?action=status'"
+    );
+    println!("  Dashboard:         {api}/dashboard?token={token}");
+    println!(
+        "  Metrics:           {api}/metrics (the worker's: see its 'worker admin listening' line)"
     );
     println!("  (the bearer token above is valid for 24 hours, for this demo's JWT secret only)");
     Ok(())

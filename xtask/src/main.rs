@@ -3,6 +3,7 @@
 //! To add a command, write a `fn(&[String]) -> Result<()>` and add an entry to
 //! [`COMMANDS`]; `help` and dispatch pick it up from there.
 
+mod bench;
 mod demo;
 mod http;
 mod pg;
@@ -30,6 +31,11 @@ const COMMANDS: &[Cmd] = &[
         name: "test",
         about: "Only the PostgreSQL + build + test steps of `ci` (quick local run)",
         run: test,
+    },
+    Cmd {
+        name: "bench",
+        about: "Measure API latency, backlog drain vs the GHL budget, sync latency and memory (release)",
+        run: bench::bench,
     },
     Cmd {
         name: "demo",
@@ -90,6 +96,11 @@ fn print_help() {
         "\nThe PostgreSQL for the tests: DATABASE_URL if set (the user must be allowed to \
          CREATE DATABASE),\notherwise a throwaway cluster from the local PostgreSQL binaries \
          (initdb, pg_ctl, postgres on PATH\nor under /usr/lib/postgresql/*/bin), removed afterwards."
+    );
+    println!(
+        "\nThe dashboard's browser test needs Debian's chromium and chromium-driver \
+         (/usr/bin/chromium,\n/usr/bin/chromedriver; `apt-get install chromium chromium-driver`, \
+         which .ci/run does)."
     );
 }
 

@@ -128,6 +128,9 @@ pub struct Config {
     )]
     pub shutdown_grace_seconds: u64,
 
+    /// `POST /sync`, `/monitor` and `/metrics` settings.
+    #[command(flatten)]
+    pub ops: crate::ops_config::OpsConfig,
     #[command(flatten)]
     pub webhooks: crate::webhook_config::WebhookConfig,
 }

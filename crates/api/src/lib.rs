@@ -9,6 +9,7 @@
 //! - [`extract`]: JSON, path and query extractors that reject with that error.
 //! - [`dto`]: request and response bodies (camelCase, as in the seed).
 //! - [`routes`]: the handlers and the router.
+//! - [`ops`], [`ops_config`], [`metrics`]: `POST /sync`, `/monitor`, `/metrics`.
 //! - [`telemetry`]: tracing set-up and the request span.
 //! - [`ghl_signature`]: GHL webhook signatures (Ed25519, legacy RSA) over the raw body.
 //! - [`webhook_config`]: the webhook endpoints' settings; handlers in `routes::webhooks`.
@@ -19,6 +20,9 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod ghl_signature;
+pub mod metrics;
+pub mod ops;
+pub mod ops_config;
 pub mod routes;
 pub mod telemetry;
 pub mod webhook_config;
@@ -51,4 +55,5 @@ pub struct App {
     pub leads: Arc<dyn LeadRepository>,
     pub jwt: auth::JwtVerifier,
     pub readiness: Arc<dyn Readiness>,
+    pub ops: Arc<ops::Operations>,
 }

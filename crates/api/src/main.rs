@@ -7,10 +7,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use api::config::{ApiCommand, Cli, Config};
+use api::ops::Operations;
 use api::{App, AppState, Readiness, auth, routes, telemetry};
 use clap::Parser;
 use domain::ports::SystemClock;
 use domain::service::BookingService;
+use domain::service::SyncDeps;
+use ghl_adapter::{GhlClient, GhlConfig, Metered};
+use secrecy::SecretString;
 use storage::PgStore;
 
 struct DbReadiness(storage::PgPool);
@@ -57,7 +61,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let webhook_settings = config
         .webhooks
         .settings(config.app_env, &mut webhook_warnings)?;
-    telemetry::init(config.log_format());
+    let _otel = telemetry::init(config.log_format());
     for warning in settings.warnings.iter().chain(&webhook_warnings) {
         tracing::warn!("{warning}");
     }
@@ -82,6 +86,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         webhooks.settings.retry_interval,
     ));
 
+    let ops = operations(&config, &settings, store.clone())?;
     let app = App {
         booking: BookingService {
             appointments: store.clone(),
@@ -94,6 +99,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         leads: store,
         jwt: auth::JwtVerifier::new(settings.jwt_secret),
         readiness: Arc::new(DbReadiness(pool.clone())),
+        ops: Arc::new(ops),
     };
     let router = routes::router_with(AppState(Arc::new(app)), routes::webhooks::routes(webhooks));
 
@@ -134,6 +140,64 @@ async fn run(config: Config) -> anyhow::Result<()> {
         Ok(Err(e)) => Err(e).context("serving HTTP"),
         Err(e) => Err(e).context("server task"),
     }
+}
+
+/// The operations endpoints' dependencies: the GHL client and the sync
+/// pipeline for `POST /sync` (when `GHL_API_KEY` is set), the monitor's
+/// figures, the dead-letter queue, and the Prometheus recorder.
+fn operations(
+    config: &Config,
+    settings: &api::config::Settings,
+    store: Arc<PgStore>,
+) -> anyhow::Result<Operations> {
+    let cfg = &config.ops;
+    let retry = cfg.retry_policy().map_err(anyhow::Error::msg)?;
+    let sync = match cfg.ghl_api_key.as_deref().filter(|k| !k.is_empty()) {
+        Some(key) => {
+            if rustls::crypto::ring::default_provider()
+                .install_default()
+                .is_err()
+            {
+                tracing::debug!("a rustls crypto provider was already installed");
+            }
+            let crm = GhlClient::new(
+                GhlConfig::new(SecretString::from(key.to_owned()))
+                    .with_base_url(cfg.ghl_api_base_url.clone())
+                    .with_request_timeout(Duration::from_secs(cfg.ghl_request_timeout_seconds)),
+            )
+            .context("configuring the GHL client")?;
+            Some(SyncDeps {
+                appointments: store.clone(),
+                leads: store.clone(),
+                queue: store.clone(),
+                crm: Arc::new(Metered::new(crm)),
+                clock: Arc::new(SystemClock),
+                settings: cfg.effect_settings(settings.calendar.timezone),
+                retry,
+            })
+        }
+        None => {
+            tracing::warn!("GHL_API_KEY is not set: POST /sync is disabled");
+            None
+        }
+    };
+    let metrics = match api::metrics::install() {
+        Ok(handle) => Some(handle),
+        Err(e) => {
+            tracing::warn!(error = %e, "metrics recorder not installed");
+            None
+        }
+    };
+    Ok(Operations {
+        lease: Duration::from_secs(cfg.sync_request_lease_seconds.max(1)),
+        metrics,
+        metrics_token: cfg
+            .metrics_token
+            .clone()
+            .filter(|t| !t.is_empty())
+            .map(SecretString::from),
+        ..Operations::new(store, sync)
+    })
 }
 
 /// `api token`: prints a signed bearer token on stdout.

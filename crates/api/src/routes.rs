@@ -1,8 +1,12 @@
 //! The router: which paths exist, which need a token, and the layers around them.
 
 mod appointments;
+mod dashboard;
 mod health;
 mod leads;
+mod monitor;
+mod ops;
+mod sync;
 pub mod webhooks;
 
 use std::time::Duration;
@@ -49,6 +53,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .route("/api/availability", get(appointments::availability))
         .route("/api/leads", get(leads::search))
         .route("/api/leads/{id}", get(leads::get_one))
+        .merge(ops::protected())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::require_token,
@@ -56,7 +61,8 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
 
     let open = Router::new()
         .route("/healthz", get(health::live))
-        .route("/readyz", get(health::ready));
+        .route("/readyz", get(health::ready))
+        .merge(ops::open());
 
     let request_id = axum::http::HeaderName::from_static("x-request-id");
     Router::new()
@@ -64,6 +70,7 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .merge(open)
         .merge(extra)
         .fallback(|| async { ApiError::NotFound("route") })
+        .layer(middleware::from_fn(crate::metrics::track))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::SERVICE_UNAVAILABLE,
@@ -81,8 +88,14 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         .with_state(state)
 }
 
-/// The `traceparent` header of a request, if well-formed (W3C Trace Context).
+/// The trace context stored with a sync job: the request span's own
+/// (OpenTelemetry on: the worker's job span becomes its child), else the
+/// request's `traceparent` header if well-formed (W3C Trace Context).
 pub(crate) fn traceparent(headers: &axum::http::HeaderMap) -> Option<String> {
+    otel::traceparent_of(&tracing::Span::current()).or_else(|| traceparent_header(headers))
+}
+
+fn traceparent_header(headers: &axum::http::HeaderMap) -> Option<String> {
     let value = headers.get("traceparent")?.to_str().ok()?.trim();
     let parts: Vec<&str> = value.split('-').collect();
     let well_formed = parts.len() == 4

@@ -22,9 +22,20 @@ pub enum LogFormat {
 }
 
 /// Installs the global subscriber: `RUST_LOG` filter (default `info`), to stderr.
-pub fn init(format: LogFormat) {
+///
+/// With `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are also exported over OTLP;
+/// keep the returned guard until exit (dropping it flushes them).
+pub fn init(format: LogFormat) -> Option<otel::Guard> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
+    let (otel_layer, guard) = match otel::init("api") {
+        Ok(Some((layer, guard))) => (Some(layer), Some(guard)),
+        Ok(None) => (None, None),
+        Err(e) => {
+            eprintln!("api: traces are not exported: {e}");
+            (None, None)
+        }
+    };
+    let registry = tracing_subscriber::registry().with(filter).with(otel_layer);
     let result = match format {
         LogFormat::Json => registry
             .with(
@@ -42,6 +53,7 @@ pub fn init(format: LogFormat) {
     if result.is_err() {
         eprintln!("tracing was already initialised");
     }
+    guard
 }
 
 pub fn request_span<B>(request: &Request<B>) -> Span {
@@ -54,13 +66,23 @@ pub fn request_span<B>(request: &Request<B>) -> Span {
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .unwrap_or("-");
-    tracing::info_span!(
+    let span = tracing::info_span!(
         "request",
         http.method = %request.method(),
         http.route = route,
         request.id = request_id,
         auth.sub = tracing::field::Empty,
-    )
+        otel.kind = "server",
+    );
+    // Continue the caller's trace (W3C traceparent), when there is one.
+    if let Some(parent) = request
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+    {
+        otel::set_parent(&span, parent);
+    }
+    span
 }
 
 pub fn on_response<B>(response: &Response<B>, latency: Duration, _span: &Span) {

@@ -32,6 +32,7 @@ impl Readiness for Ready {
 
 fn app(pool: PgPool) -> Router {
     let store = Arc::new(PgStore::new(pool));
+    let ops = Arc::new(api::ops::Operations::new(store.clone(), None));
     api::routes::router(AppState(Arc::new(App {
         booking: BookingService {
             appointments: store.clone(),
@@ -44,6 +45,7 @@ fn app(pool: PgPool) -> Router {
         leads: store,
         jwt: JwtVerifier::new(SecretString::from(SECRET)),
         readiness: Arc::new(Ready),
+        ops,
     })))
 }
 

@@ -99,6 +99,7 @@ fn harness_configured(pool: PgPool, skip_signatures: bool, max_body_bytes: usize
         leads: store.clone(),
         jwt: JwtVerifier::new(SecretString::from(SECRET)),
         readiness: Arc::new(Ready),
+        ops: Arc::new(api::ops::Operations::new(store.clone(), None)),
     }));
     let webhooks = WebhookState {
         inbox: store.clone(),
@@ -651,6 +652,10 @@ async fn without_a_workflow_secret_the_workflow_path_does_not_exist(pool: PgPool
         leads: Arc::new(PgStore::new(PgPool::connect_lazy("postgres://x").unwrap())),
         jwt: JwtVerifier::new(SecretString::from(SECRET)),
         readiness: Arc::new(Ready),
+        ops: Arc::new(api::ops::Operations::new(
+            Arc::new(PgStore::new(PgPool::connect_lazy("postgres://x").unwrap())),
+            None,
+        )),
     })));
     let response = app
         .oneshot(

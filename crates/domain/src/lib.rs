@@ -15,6 +15,7 @@
 //! - [`plan`]: planning the GHL effects of an intent (notes, tags, fields, tasks).
 //! - [`coalesce`]: merging the contact updates of pending jobs run together.
 //! - [`job`]: sync jobs, their statuses, outcomes and error classes.
+//! - [`health`]: the monitor's health rules (pure) and recommendations.
 //! - [`retry`]: the retry policy (exponential backoff with jitter).
 //! - [`inbound`]: GHL → booking: webhook events parsed, and how they change leads and appointments.
 //! - [`ports`]: traits the adapters implement.
@@ -24,6 +25,7 @@
 pub mod appointment;
 pub mod coalesce;
 pub mod contact;
+pub mod health;
 pub mod ids;
 pub mod inbound;
 pub mod intent;

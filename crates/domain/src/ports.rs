@@ -5,6 +5,10 @@
 
 mod dead_letters;
 pub use dead_letters::*;
+mod direct_sync;
+pub use direct_sync::*;
+mod sync_stats;
+pub use sync_stats::*;
 
 use std::time::Duration;
 

@@ -10,12 +10,14 @@
 //! - `dto`: GHL's request and response shapes, private to this crate.
 //! - `fields`: custom-field keys resolved to GHL ids, cached per location.
 //! - [`client`]: [`GhlClient`], the `CrmGateway` implementation.
+//! - [`metered`]: [`Metered`], a decorator adding a span and metrics per CRM call.
 //!
 //! Invariants: the token never leaves `transport` (and never reaches a log or an error);
 //! request bodies, emails and phone numbers are never logged or copied into errors.
 
 pub mod client;
 pub mod config;
+pub mod metered;
 
 pub mod retry;
 
@@ -29,4 +31,5 @@ mod transport;
 pub use client::GhlClient;
 pub use config::{BuildError, GhlConfig};
 pub use limit::InProcessRateLimiter;
+pub use metered::Metered;
 pub use retry::RetryConfig;

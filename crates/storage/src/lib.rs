@@ -15,6 +15,9 @@
 //! - [`pool`]: connecting, migrating, readiness ping, a `LISTEN` helper.
 //! - [`retention`]: pruning old succeeded and skipped jobs and their attempts.
 //! - [`depth`]: queue depth per status, for the worker and the monitor.
+//! - `direct_sync`: `DirectSync` (claiming one appointment's next job for
+//!   `POST /sync`, and the stored answers of those requests); `stats`:
+//!   `SyncStats` (the monitor's figures).
 //! - [`rate_limit`]: [`PgRateLimiter`], GHL's request budget per location shared by
 //!   every worker (`rate_limit_buckets`, the `rate_limit_acquire` function).
 //! - `mapping`: the only place where statuses and other enumerations meet the
@@ -30,10 +33,12 @@
 
 mod appointments;
 mod booking;
+pub mod budget;
 mod calendar_links;
 mod coalesce;
 mod dead_letters;
 pub mod depth;
+mod direct_sync;
 mod error;
 mod inbox;
 mod jobs;
@@ -44,6 +49,7 @@ pub mod pool;
 mod queue;
 pub mod rate_limit;
 pub mod retention;
+mod stats;
 
 use sqlx::migrate::Migrator;
 

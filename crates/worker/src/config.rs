@@ -268,6 +268,40 @@ pub struct Config {
     )]
     pub shutdown_grace_seconds: u64,
 
+    /// Address of the admin HTTP port (`/metrics`, `/healthz`); `off` disables it.
+    #[arg(
+        long,
+        env = "WORKER_ADMIN_BIND",
+        default_value = "127.0.0.1:9091",
+        global = true
+    )]
+    pub worker_admin_bind: String,
+
+    /// Chat webhook (Slack or Discord) for alerts on dead-lettered jobs and health changes.
+    #[arg(long, env = "ALERT_WEBHOOK_URL", hide_env_values = true, global = true)]
+    pub alert_webhook_url: Option<String>,
+
+    /// Alerts with the same cause at most this often, in seconds (the rest are counted).
+    #[arg(
+        long,
+        env = "ALERT_DEDUP_SECONDS",
+        default_value_t = 300,
+        global = true
+    )]
+    pub alert_dedup_seconds: u64,
+
+    /// Alerts per hour at most, in all.
+    #[arg(long, env = "ALERT_MAX_PER_HOUR", default_value_t = 20, global = true)]
+    pub alert_max_per_hour: u32,
+
+    /// How often the health is evaluated for alerts, in seconds.
+    #[arg(
+        long,
+        env = "ALERT_HEALTH_INTERVAL_SECONDS",
+        default_value_t = 60,
+        global = true
+    )]
+    pub alert_health_interval_seconds: u64,
     #[command(flatten)]
     pub ghl_limits: crate::ghl_limits::GhlLimitArgs,
 

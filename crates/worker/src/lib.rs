@@ -1,11 +1,15 @@
 //! The sync worker: drains the outbox into GoHighLevel.
 //!
+//! - [`alerts`]: chat-webhook alerts on dead-lettered jobs and health changes.
+//! - [`admin`]: the admin HTTP port (`/metrics`, `/healthz`).
 //! - [`config`]: command line and environment ([`ghl_limits`]: GHL's budget, retries).
 //! - [`dlq`]: `worker dlq list | retry | discard`, the dead-letter queue for operators.
 //! - [`maintenance`]: periodic pruning of old finished jobs (retention).
 //! - [`runner`]: the claim → run → record loop with graceful shutdown.
 //! - [`telemetry`]: tracing set-up.
 
+pub mod admin;
+pub mod alerts;
 pub mod calendar;
 pub mod config;
 pub mod dlq;

@@ -43,7 +43,7 @@ fn main() -> ExitCode {
 
 async fn run(config: Config) -> anyhow::Result<()> {
     let stop_signal = shutdown_signal().context("installing signal handlers")?;
-    telemetry::init(config.log_format());
+    let _otel = telemetry::init(config.log_format());
     let retry = config.retry_policy().map_err(anyhow::Error::msg)?;
     let database_url = config
         .database_url
@@ -79,11 +79,14 @@ async fn run(config: Config) -> anyhow::Result<()> {
     // Every worker shares each location's GHL budget through the database.
     let crm = crm.with_rate_limiter(Arc::new(PgRateLimiter::new(pool.clone(), rate_limits)));
 
+    start_admin(&config.worker_admin_bind, pool.clone(), rate_limits.daily).await?;
+    start_alerts(&config, store.clone())?;
+
     let deps = Arc::new(SyncDeps {
         appointments: store.clone(),
         leads: store.clone(),
         queue: store,
-        crm: Arc::new(crm),
+        crm: Arc::new(ghl_adapter::Metered::new(crm)),
         clock: Arc::new(SystemClock),
         settings: config.effect_settings(),
         retry,
@@ -120,6 +123,47 @@ async fn run(config: Config) -> anyhow::Result<()> {
     listener.abort();
     pruner.abort();
     pool.close().await;
+    Ok(())
+}
+
+/// Starts the admin port unless `bind` is `off`; a port that cannot be bound
+/// is an error (the operator asked for it).
+async fn start_admin(bind: &str, pool: storage::PgPool, daily_limit: u64) -> anyhow::Result<()> {
+    if bind.eq_ignore_ascii_case("off") {
+        return Ok(());
+    }
+    let addr: std::net::SocketAddr = bind.parse().with_context(|| {
+        format!("WORKER_ADMIN_BIND {bind:?} is not an address like 127.0.0.1:9091 (or off)")
+    })?;
+    let handle = worker::admin::install_recorder().map_err(anyhow::Error::msg)?;
+    let bound = worker::admin::serve(addr, handle, pool, daily_limit)
+        .await
+        .with_context(|| format!("binding WORKER_ADMIN_BIND {addr}"))?;
+    tracing::info!(address = %bound, "worker admin listening");
+    // Announced on stdout for scripts and tests that bind port 0.
+    println!("worker admin listening on http://{bound}");
+    Ok(())
+}
+
+/// Sets up alerts when `ALERT_WEBHOOK_URL` is set: the dead-letter hook and
+/// the periodic health evaluation.
+fn start_alerts(config: &worker::config::Config, store: Arc<PgStore>) -> anyhow::Result<()> {
+    let Some(url) = config.alert_webhook_url.clone().filter(|u| !u.is_empty()) else {
+        return Ok(());
+    };
+    let alerter = worker::alerts::Alerter::new(worker::alerts::AlertConfig {
+        webhook_url: SecretString::from(url),
+        dedup: Duration::from_secs(config.alert_dedup_seconds),
+        max_per_hour: config.alert_max_per_hour,
+    })
+    .context("configuring alerts")?;
+    worker::alerts::install(alerter.clone());
+    tokio::spawn(worker::alerts::watch_health(
+        alerter,
+        store,
+        Duration::from_secs(config.alert_health_interval_seconds),
+    ));
+    tracing::info!("alerts enabled");
     Ok(())
 }
 

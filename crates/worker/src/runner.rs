@@ -154,7 +154,9 @@ fn settle(
     }
 }
 
-async fn run_one(deps: Arc<SyncDeps>, job: SyncJob) {
+/// The `sync.job` span of a job: its ids and action, continuing the trace of
+/// the request that caused it (its stored `traceparent`).
+pub fn job_span(job: &SyncJob) -> tracing::Span {
     let span = tracing::info_span!(
         "sync.job",
         sync.job_id = %job.id,
@@ -162,11 +164,30 @@ async fn run_one(deps: Arc<SyncDeps>, job: SyncJob) {
         sync.action = %job.action,
         sync.attempt = job.attempts,
         ghl.location_id = %job.location_id,
+        otel.kind = "consumer",
     );
+    // Continue the trace of the request that caused the job.
+    if let Some(parent) = &job.traceparent {
+        otel::set_parent(&span, parent);
+    }
+    span
+}
+
+async fn run_one(deps: Arc<SyncDeps>, job: SyncJob) {
+    let span = job_span(&job);
     async move {
         let queued_ms = (deps.clock.now() - job.created_at).num_milliseconds();
         tracing::info!(queued_ms, "job started");
-        match run_job(&deps, job, rand::random::<f64>()).await {
+        let (action, created_at) = (job.action, job.created_at);
+        let job_info = crate::alerts::DeadJobInfo::from(&job);
+        let result = run_job(&deps, job, rand::random::<f64>()).await;
+        if let Ok(outcome) = &result {
+            ghl_adapter::metered::record_job_outcome(action, created_at, outcome, "worker");
+            if let JobOutcome::Dead { error, .. } = outcome {
+                crate::alerts::dead_lettered(&job_info, error);
+            }
+        }
+        match result {
             Ok(JobOutcome::Succeeded(report)) => tracing::info!(
                 ghl.calls = report.ghl_calls,
                 note = report.notes_created,

@@ -8,9 +8,20 @@ use tracing_subscriber::util::SubscriberInitExt;
 
 use crate::config::LogFormat;
 
-pub fn init(format: LogFormat) {
+///
+/// With `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans are also exported over OTLP;
+/// keep the returned guard until exit (dropping it flushes them).
+pub fn init(format: LogFormat) -> Option<otel::Guard> {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
+    let (otel_layer, guard) = match otel::init("worker") {
+        Ok(Some((layer, guard))) => (Some(layer), Some(guard)),
+        Ok(None) => (None, None),
+        Err(e) => {
+            eprintln!("worker: traces are not exported: {e}");
+            (None, None)
+        }
+    };
+    let registry = tracing_subscriber::registry().with(filter).with(otel_layer);
     let result = match format {
         LogFormat::Json => registry
             .with(
@@ -28,4 +39,5 @@ pub fn init(format: LogFormat) {
     if result.is_err() {
         eprintln!("tracing was already initialised");
     }
+    guard
 }

@@ -12,6 +12,7 @@ mod concurrency;
 mod dead_letters;
 mod leads;
 mod link_contact;
+mod operations;
 mod pool;
 mod queue;
 mod rate_limit;

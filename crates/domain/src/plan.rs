@@ -19,15 +19,18 @@ pub enum EffectStep {
     RemoveTags,
     CustomFields,
     Task,
+    /// The GHL calendar event mirroring the appointment (only with a calendar configured).
+    Calendar,
 }
 
 impl EffectStep {
-    pub const ALL: [EffectStep; 5] = [
+    pub const ALL: [EffectStep; 6] = [
         EffectStep::Note,
         EffectStep::AddTags,
         EffectStep::RemoveTags,
         EffectStep::CustomFields,
         EffectStep::Task,
+        EffectStep::Calendar,
     ];
 
     pub fn as_str(&self) -> &'static str {
@@ -37,6 +40,7 @@ impl EffectStep {
             EffectStep::RemoveTags => "remove_tags",
             EffectStep::CustomFields => "custom_fields",
             EffectStep::Task => "task",
+            EffectStep::Calendar => "calendar",
         }
     }
 
@@ -120,6 +124,8 @@ pub struct EffectSettings {
     /// A lead without a GHL contact gets one (GHL's upsert by email or phone), linked to
     /// the lead, instead of its job being skipped (`GHL_UPSERT_MISSING_CONTACTS`).
     pub upsert_missing_contacts: bool,
+    /// Mirror appointments into this GHL calendar (`GHL_CALENDAR_ID`); `None`: no calendar calls.
+    pub calendar: Option<CalendarSettings>,
 }
 
 /// Which notes a coalesced run writes (`SYNC_COALESCE_NOTES`).
@@ -145,6 +151,7 @@ impl Default for EffectSettings {
             satisfaction_after: Duration::days(2),
             coalesced_notes: CoalescedNotes::All,
             upsert_missing_contacts: false,
+            calendar: None,
         }
     }
 }
@@ -423,6 +430,9 @@ impl Formatter<'_> {
         text
     }
 }
+
+mod calendar;
+pub use calendar::*;
 
 #[cfg(test)]
 mod tests;

@@ -181,6 +181,12 @@ pub trait AppointmentRepository: Send + Sync {
 
     /// The appointment's sync jobs, newest first.
     async fn jobs_of(&self, id: AppointmentId) -> Result<Vec<JobSummary>, RepoError>;
+
+    /// The id of the GHL calendar event linked to the appointment (calendar mirroring).
+    async fn ghl_event_id(&self, id: AppointmentId) -> Result<Option<String>, RepoError>;
+
+    /// Links the appointment to the GHL calendar event `event_id`.
+    async fn set_ghl_event_id(&self, id: AppointmentId, event_id: &str) -> Result<(), RepoError>;
 }
 
 /// A write about a running job failed.
@@ -324,6 +330,33 @@ pub trait CrmGateway: Send + Sync {
         location: &LocationId,
         lead: &Lead,
     ) -> Result<GhlContactId, CrmError>;
+
+    /// Creates the calendar event (`POST /calendars/events/appointments`) and
+    /// returns its id. Not idempotent: see [`CrmGateway::find_calendar_event`].
+    async fn create_calendar_event(
+        &self,
+        location: &LocationId,
+        contact: &GhlContactId,
+        event: &crate::plan::CalendarEvent,
+    ) -> Result<String, CrmError>;
+
+    /// Makes the calendar event `event_id` equal to `event` (`PUT`).
+    async fn update_calendar_event(
+        &self,
+        location: &LocationId,
+        event_id: &str,
+        event: &crate::plan::CalendarEvent,
+    ) -> Result<(), CrmError>;
+
+    /// The id of the contact's event in `calendar_id` whose title contains
+    /// `marker`, if any: asked before a create of unknown outcome is repeated.
+    async fn find_calendar_event(
+        &self,
+        location: &LocationId,
+        contact: &GhlContactId,
+        calendar_id: &str,
+        marker: &str,
+    ) -> Result<Option<String>, CrmError>;
 }
 
 /// What we read of a GHL contact.

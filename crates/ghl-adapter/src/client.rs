@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use domain::ids::{GhlContactId, LocationId};
 use domain::job::{CrmError, ErrorClass};
 use domain::lead::Lead;
-use domain::plan::{FieldValue, NoteEffect, TaskEffect};
+use domain::plan::{CalendarEvent, FieldValue, NoteEffect, TaskEffect};
 use domain::ports::{CrmContact, CrmGateway};
 
 use crate::config::{BuildError, GhlConfig};
@@ -18,6 +18,7 @@ use crate::fields::{FieldCache, FieldIndex, missing_fields_error};
 use crate::operation::Operation;
 use crate::transport::{Call, Transport};
 
+mod calendar;
 mod lookup;
 
 /// Talks to GHL for every location its token may access. Cheap to share (`Arc`); holds
@@ -329,6 +330,38 @@ impl CrmGateway for GhlClient {
                 ),
             )
         })
+    }
+
+    /// `POST /calendars/events/appointments` (`client/calendar.rs`).
+    async fn create_calendar_event(
+        &self,
+        location: &LocationId,
+        contact: &GhlContactId,
+        event: &CalendarEvent,
+    ) -> Result<String, CrmError> {
+        self.post_calendar_event(location, contact, event).await
+    }
+
+    /// `PUT /calendars/events/appointments/{eventId}` (`client/calendar.rs`).
+    async fn update_calendar_event(
+        &self,
+        location: &LocationId,
+        event_id: &str,
+        event: &CalendarEvent,
+    ) -> Result<(), CrmError> {
+        self.put_calendar_event(location, event_id, event).await
+    }
+
+    /// `GET /contacts/{contactId}/appointments`, matched on calendar and title marker.
+    async fn find_calendar_event(
+        &self,
+        location: &LocationId,
+        contact: &GhlContactId,
+        calendar_id: &str,
+        marker: &str,
+    ) -> Result<Option<String>, CrmError> {
+        self.calendar_event_with_marker(location, contact, calendar_id, marker)
+            .await
     }
 
     async fn get_contact(

@@ -186,6 +186,50 @@ impl<C: CrmGateway> CrmGateway for Metered<C> {
         )
         .await
     }
+
+    async fn create_calendar_event(
+        &self,
+        location: &LocationId,
+        contact: &GhlContactId,
+        event: &domain::plan::CalendarEvent,
+    ) -> Result<String, CrmError> {
+        observe(
+            "create_appointment",
+            location,
+            self.inner.create_calendar_event(location, contact, event),
+        )
+        .await
+    }
+
+    async fn update_calendar_event(
+        &self,
+        location: &LocationId,
+        event_id: &str,
+        event: &domain::plan::CalendarEvent,
+    ) -> Result<(), CrmError> {
+        observe(
+            "update_appointment",
+            location,
+            self.inner.update_calendar_event(location, event_id, event),
+        )
+        .await
+    }
+
+    async fn find_calendar_event(
+        &self,
+        location: &LocationId,
+        contact: &GhlContactId,
+        calendar_id: &str,
+        marker: &str,
+    ) -> Result<Option<String>, CrmError> {
+        observe(
+            "list_contact_appointments",
+            location,
+            self.inner
+                .find_calendar_event(location, contact, calendar_id, marker),
+        )
+        .await
+    }
 }
 
 /// Records how one attempt of a sync job ended, for the worker and for
@@ -298,6 +342,62 @@ mod tests {
         ) -> Result<GhlContactId, CrmError> {
             Ok(GhlContactId::parse("upserted-1").unwrap())
         }
+        async fn create_calendar_event(
+            &self,
+            _: &LocationId,
+            _: &GhlContactId,
+            _: &domain::plan::CalendarEvent,
+        ) -> Result<String, CrmError> {
+            Ok("event-1".into())
+        }
+        async fn update_calendar_event(
+            &self,
+            _: &LocationId,
+            _: &str,
+            _: &domain::plan::CalendarEvent,
+        ) -> Result<(), CrmError> {
+            Ok(())
+        }
+        async fn find_calendar_event(
+            &self,
+            _: &LocationId,
+            _: &GhlContactId,
+            _: &str,
+            _: &str,
+        ) -> Result<Option<String>, CrmError> {
+            Ok(Some("event-1".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn calendar_operations_with_default_bodies_are_forwarded() {
+        let metered = Metered::new(Finds);
+        let location = LocationId::parse("loc").unwrap();
+        let contact = GhlContactId::parse("c1").unwrap();
+        let event = domain::plan::CalendarEvent {
+            calendar_id: "cal".into(),
+            title: "t".into(),
+            starts_at: chrono::Utc::now(),
+            ends_at: chrono::Utc::now(),
+            address: None,
+            status: "new",
+            notify: false,
+            marker: "[booking x]".into(),
+        };
+        let created = metered
+            .create_calendar_event(&location, &contact, &event)
+            .await;
+        assert_eq!(created.unwrap(), "event-1");
+        assert!(
+            metered
+                .update_calendar_event(&location, "event-1", &event)
+                .await
+                .is_ok()
+        );
+        let found = metered
+            .find_calendar_event(&location, &contact, "cal", "[booking x]")
+            .await;
+        assert_eq!(found.unwrap().as_deref(), Some("event-1"));
     }
 
     #[tokio::test]

@@ -5,8 +5,7 @@ use reqwest::Method;
 
 /// `Version` of the contacts and locations specs (`apps/contacts.json`, `apps/locations.json`).
 pub(crate) const CONTACTS_VERSION: &str = "2021-07-28";
-/// `Version` of the calendars spec (`apps/calendars.json`); no calendar operation yet.
-#[allow(dead_code)]
+/// `Version` of the calendars spec (`apps/calendars.json`).
 pub(crate) const CALENDARS_VERSION: &str = "2021-04-15";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -21,6 +20,9 @@ pub(crate) enum Operation {
     ListNotes,
     ListTasks,
     UpsertContact,
+    CreateAppointment,
+    UpdateAppointment,
+    ListContactAppointments,
 }
 
 /// How an operation is called.
@@ -36,7 +38,7 @@ pub(crate) struct OperationSpec {
 
 impl Operation {
     #[cfg(test)]
-    pub(crate) const ALL: [Operation; 10] = [
+    pub(crate) const ALL: [Operation; 13] = [
         Operation::AddNote,
         Operation::AddTags,
         Operation::RemoveTags,
@@ -47,13 +49,20 @@ impl Operation {
         Operation::ListNotes,
         Operation::ListTasks,
         Operation::UpsertContact,
+        Operation::CreateAppointment,
+        Operation::UpdateAppointment,
+        Operation::ListContactAppointments,
     ];
 
     /// Whether sending it twice has the effect of sending it once. A note or a task
     /// sent twice exists twice, so those are retried only when GHL provably did not get
-    /// them (see [`crate::retry`]). An upsert finds the contact it created before.
+    /// them (see [`crate::retry`]). An upsert finds the contact it created before. A
+    /// calendar event is created like a note; setting one (`PUT`) is idempotent.
     pub(crate) fn idempotent(self) -> bool {
-        !matches!(self, Operation::AddNote | Operation::CreateTask)
+        !matches!(
+            self,
+            Operation::AddNote | Operation::CreateTask | Operation::CreateAppointment
+        )
     }
 
     pub(crate) fn spec(self) -> OperationSpec {
@@ -118,6 +127,24 @@ impl Operation {
                 "/contacts/upsert",
                 CONTACTS_VERSION,
             ),
+            Operation::CreateAppointment => (
+                "create_appointment",
+                Method::POST,
+                "/calendars/events/appointments",
+                CALENDARS_VERSION,
+            ),
+            Operation::UpdateAppointment => (
+                "update_appointment",
+                Method::PUT,
+                "/calendars/events/appointments/{eventId}",
+                CALENDARS_VERSION,
+            ),
+            Operation::ListContactAppointments => (
+                "list_contact_appointments",
+                Method::GET,
+                "/contacts/{contactId}/appointments",
+                CONTACTS_VERSION,
+            ),
         };
         OperationSpec {
             name,
@@ -141,7 +168,12 @@ mod tests {
         for op in Operation::ALL {
             let spec = op.spec();
             assert!(spec.template.starts_with('/'), "{}", spec.name);
-            assert_eq!(spec.version, CONTACTS_VERSION, "{}", spec.name);
+            let expected = if spec.template.starts_with("/calendars/") {
+                CALENDARS_VERSION
+            } else {
+                CONTACTS_VERSION
+            };
+            assert_eq!(spec.version, expected, "{}", spec.name);
         }
     }
 }

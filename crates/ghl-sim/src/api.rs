@@ -2,6 +2,7 @@
 //! (auth, `Version`, location, body schema) by [`crate::gate`] before a handler runs.
 
 mod activity;
+mod calendars;
 mod contacts;
 mod locations;
 
@@ -30,6 +31,15 @@ pub(crate) fn routes() -> Router<SimState> {
         .route(
             "/contacts/{contactId}/tasks",
             get(activity::list_tasks).post(activity::create_task),
+        )
+        .route(
+            "/contacts/{contactId}/appointments",
+            get(calendars::of_contact),
+        )
+        .route("/calendars/events/appointments", post(calendars::create))
+        .route(
+            "/calendars/events/appointments/{eventId}",
+            get(calendars::get_one).put(calendars::update),
         )
         .route(
             "/locations/{locationId}/customFields",

@@ -39,6 +39,7 @@ pub mod config;
 pub mod openapi;
 
 mod api;
+mod calendar;
 mod compat;
 mod contact_update;
 mod control;

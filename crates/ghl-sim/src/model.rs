@@ -148,6 +148,8 @@ pub struct ContactState {
     pub contact: Contact,
     pub notes: Vec<Note>,
     pub tasks: Vec<Task>,
+    /// Calendar events (GHL's `CalendarEventDTO` JSON), oldest first.
+    pub appointments: Vec<serde_json::Value>,
 }
 
 /// A contact to put into the sim directly (`POST /_sim/contacts`).

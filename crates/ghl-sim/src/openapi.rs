@@ -18,7 +18,7 @@ use serde_json::Value;
 pub use validate::SchemaRef;
 
 /// Spec documents, by the file name that `$ref`s use.
-const DOCUMENTS: [(&str, &str); 3] = [
+const DOCUMENTS: [(&str, &str); 4] = [
     (
         "contacts.json",
         include_str!("../openapi/apps/contacts.json"),
@@ -26,6 +26,10 @@ const DOCUMENTS: [(&str, &str); 3] = [
     (
         "locations.json",
         include_str!("../openapi/apps/locations.json"),
+    ),
+    (
+        "calendars.json",
+        include_str!("../openapi/apps/calendars.json"),
     ),
     (
         "common-schemas.json",

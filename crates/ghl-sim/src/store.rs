@@ -26,6 +26,8 @@ struct Record {
     contact: Contact,
     notes: Vec<Note>,
     tasks: Vec<Task>,
+    /// Calendar events of the contact (`crate::calendar`), oldest first.
+    appointments: Vec<Value>,
 }
 
 #[derive(Debug)]
@@ -62,6 +64,7 @@ impl Store {
             contact: r.contact.clone(),
             notes: r.notes.clone(),
             tasks: r.tasks.clone(),
+            appointments: r.appointments.clone(),
         })
     }
 
@@ -157,6 +160,50 @@ impl Store {
 
     pub(crate) fn tasks(&self, id: &str) -> Result<Vec<Task>, GhlError> {
         self.record(id).map(|r| r.tasks.clone())
+    }
+
+    /// `POST /calendars/events/appointments`: the new event.
+    pub(crate) fn create_appointment(
+        &mut self,
+        body: &Map<String, Value>,
+    ) -> Result<Value, GhlError> {
+        self.check_location(body)?;
+        let event = crate::calendar::new_event(&self.location_id, body)?;
+        let contact = body.get("contactId").and_then(Value::as_str).unwrap_or("");
+        self.record_mut(contact)?.appointments.push(event.clone());
+        Ok(event)
+    }
+
+    /// `PUT /calendars/events/appointments/{eventId}`: the changed event.
+    pub(crate) fn update_appointment(
+        &mut self,
+        id: &str,
+        body: &Map<String, Value>,
+    ) -> Result<Value, GhlError> {
+        let event = self
+            .records
+            .iter_mut()
+            .flat_map(|r| r.appointments.iter_mut())
+            .find(|e| e.get("id").and_then(Value::as_str) == Some(id))
+            .and_then(Value::as_object_mut)
+            .ok_or_else(|| crate::calendar::event_not_found(id))?;
+        crate::calendar::apply(event, body)?;
+        Ok(Value::Object(event.clone()))
+    }
+
+    /// `GET /calendars/events/appointments/{eventId}`.
+    pub(crate) fn appointment(&self, id: &str) -> Result<Value, GhlError> {
+        self.records
+            .iter()
+            .flat_map(|r| r.appointments.iter())
+            .find(|e| e.get("id").and_then(Value::as_str) == Some(id))
+            .cloned()
+            .ok_or_else(|| crate::calendar::event_not_found(id))
+    }
+
+    /// `GET /contacts/{contactId}/appointments`.
+    pub(crate) fn appointments(&self, contact: &str) -> Result<Vec<Value>, GhlError> {
+        self.record(contact).map(|r| r.appointments.clone())
     }
 
     pub(crate) fn seed(&mut self, seed: SeedContact) -> Result<Contact, SeedError> {
@@ -275,6 +322,7 @@ impl Store {
             contact: contact.clone(),
             notes: Vec::new(),
             tasks: Vec::new(),
+            appointments: Vec::new(),
         });
         contact
     }

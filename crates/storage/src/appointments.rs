@@ -159,4 +159,12 @@ impl AppointmentRepository for PgStore {
     async fn jobs_of(&self, id: AppointmentId) -> Result<Vec<JobSummary>, RepoError> {
         jobs::summaries_of(&self.pool, id).await
     }
+
+    async fn ghl_event_id(&self, id: AppointmentId) -> Result<Option<String>, RepoError> {
+        crate::calendar_links::ghl_event_id(&self.pool, id).await
+    }
+
+    async fn set_ghl_event_id(&self, id: AppointmentId, event_id: &str) -> Result<(), RepoError> {
+        crate::calendar_links::set_ghl_event_id(&self.pool, id, event_id).await
+    }
 }

@@ -35,6 +35,7 @@ mod appointments;
 pub mod auth_pause;
 mod booking;
 pub mod budget;
+mod calendar_links;
 mod coalesce;
 mod dead_letters;
 pub mod depth;

@@ -302,11 +302,15 @@ pub struct Config {
         global = true
     )]
     pub alert_health_interval_seconds: u64,
+
     #[command(flatten)]
     pub ghl_limits: crate::ghl_limits::GhlLimitArgs,
 
     #[command(flatten)]
     pub ghl_oauth: crate::ghl_oauth::GhlOAuthArgs,
+
+    #[command(flatten)]
+    pub calendar: crate::calendar::CalendarArgs,
 }
 
 fn parse_tz(s: &str) -> Result<Tz, String> {
@@ -361,6 +365,7 @@ impl Config {
                 CoalesceNotes::Last => CoalescedNotes::Last,
             },
             upsert_missing_contacts: self.ghl_limits.ghl_upsert_missing_contacts,
+            calendar: self.calendar.settings(),
             ..EffectSettings::default()
         }
     }

@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod alerts;
 pub mod auth_watch;
+pub mod calendar;
 pub mod config;
 pub mod dlq;
 pub mod ghl_limits;

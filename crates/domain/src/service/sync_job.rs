@@ -227,6 +227,7 @@ async fn execute(deps: &SyncDeps, job: &SyncJob, calls: &mut u32) -> Result<JobO
         run.record_step(unit, EffectStep::Task, calls, &mut report)
             .await?;
     }
+    calendar::mirror(deps, job, lease, &appointment, &contact, calls).await?;
     report.ghl_calls = *calls;
     Ok(JobOutcome::Succeeded(report))
 }
@@ -314,6 +315,8 @@ async fn call_step(
             Some(task) => crm.create_task(location, contact, task).await,
             None => Ok(()),
         },
+        // Not part of an effect plan: see `calendar::mirror`.
+        EffectStep::Calendar => Ok(()),
     }
 }
 
@@ -354,9 +357,11 @@ fn record(report: &mut SyncReport, plan: &EffectPlan, step: EffectStep) {
                 .collect();
         }
         EffectStep::Task => report.task_created = true,
+        EffectStep::Calendar => {}
     }
 }
 
+mod calendar;
 mod missing_contact;
 #[cfg(test)]
 mod tests;

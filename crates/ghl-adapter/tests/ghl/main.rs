@@ -8,6 +8,7 @@
 mod fake;
 mod support;
 
+mod calendar;
 mod construction;
 mod custom_fields;
 mod failures;

@@ -6,6 +6,7 @@
 mod auth;
 mod behaviour;
 mod binary;
+mod calendars;
 mod contacts;
 mod control;
 mod custom_fields;

@@ -1,7 +1,8 @@
 use std::path::Path;
 
-const FILES: [&str; 3] = [
+const FILES: [&str; 4] = [
     "apps/contacts.json",
+    "apps/calendars.json",
     "apps/locations.json",
     "common/common-schemas.json",
 ];

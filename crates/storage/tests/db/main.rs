@@ -7,6 +7,7 @@
 
 mod appointments;
 mod auth_pause;
+mod calendar_links;
 mod coalesce;
 mod concurrency;
 mod dead_letters;

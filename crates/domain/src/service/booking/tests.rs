@@ -98,6 +98,12 @@ impl AppointmentRepository for Store {
     async fn jobs_of(&self, _: AppointmentId) -> Result<Vec<JobSummary>, RepoError> {
         Ok(vec![])
     }
+    async fn ghl_event_id(&self, _: AppointmentId) -> Result<Option<String>, RepoError> {
+        unreachable!()
+    }
+    async fn set_ghl_event_id(&self, _: AppointmentId, _: &str) -> Result<(), RepoError> {
+        unreachable!()
+    }
 }
 
 #[async_trait]

@@ -33,6 +33,9 @@ mock! {
         async fn upsert_contact(&self, location: &LocationId, lead: &Lead) -> Result<GhlContactId, CrmError>;
         async fn find_note(&self, location: &LocationId, contact: &GhlContactId, marker: &str) -> Result<Option<String>, CrmError>;
         async fn find_task(&self, location: &LocationId, contact: &GhlContactId, marker: &str) -> Result<Option<String>, CrmError>;
+        async fn create_calendar_event(&self, location: &LocationId, contact: &GhlContactId, event: &crate::plan::CalendarEvent) -> Result<String, CrmError>;
+        async fn update_calendar_event(&self, location: &LocationId, event_id: &str, event: &crate::plan::CalendarEvent) -> Result<(), CrmError>;
+        async fn find_calendar_event(&self, location: &LocationId, contact: &GhlContactId, calendar_id: &str, marker: &str) -> Result<Option<String>, CrmError>;
     }
 }
 
@@ -51,12 +54,21 @@ fn now() -> DateTime<Utc> {
 struct World {
     appointment: Option<Appointment>,
     lead: Option<Lead>,
+    /// The linked GHL calendar event (calendar mirroring).
+    event_id: Mutex<Option<String>>,
 }
 
 #[async_trait]
 impl AppointmentRepository for World {
     async fn get(&self, _: AppointmentId) -> Result<Option<Appointment>, RepoError> {
         Ok(self.appointment.clone())
+    }
+    async fn ghl_event_id(&self, _: AppointmentId) -> Result<Option<String>, RepoError> {
+        Ok(self.event_id.lock().unwrap().clone())
+    }
+    async fn set_ghl_event_id(&self, _: AppointmentId, id: &str) -> Result<(), RepoError> {
+        *self.event_id.lock().unwrap() = Some(id.to_owned());
+        Ok(())
     }
     async fn find_idempotent(&self, _: &str) -> Result<Option<IdempotentResult>, RepoError> {
         unreachable!()
@@ -206,6 +218,7 @@ fn world(contact: Option<&str>) -> World {
     World {
         appointment: Some(appointment),
         lead: Some(lead),
+        event_id: Mutex::new(None),
     }
 }
 
@@ -284,7 +297,7 @@ async fn a_confirmation_makes_every_planned_call_once_and_journals_each_step() {
         report.custom_fields_updated["appointment_status"],
         "confirmed"
     );
-    assert_eq!(*journal.steps.lock().unwrap(), EffectStep::ALL);
+    assert_eq!(*journal.steps.lock().unwrap(), &EffectStep::ALL[..5]);
     let finished = journal.finished.lock().unwrap();
     assert_eq!(finished.len(), 1);
     assert_eq!(finished[0].1.ghl_calls, 5);
@@ -566,7 +579,7 @@ async fn an_attempted_note_found_in_ghl_is_not_written_again() {
     };
     assert_eq!((report.in_doubt_lookups, report.in_doubt_found), (1, 1));
     assert_eq!(report.ghl_calls, 5, "a lookup instead of the note");
-    assert_eq!(*journal.steps.lock().unwrap(), EffectStep::ALL);
+    assert_eq!(*journal.steps.lock().unwrap(), &EffectStep::ALL[..5]);
     assert_eq!(*journal.attempted.lock().unwrap(), [EffectStep::Task]);
 }
 
@@ -798,3 +811,5 @@ async fn with_last_notes_only_the_newest_coalesced_change_writes_a_note() {
     };
     assert_eq!((report.notes_skipped, report.ghl_calls), (1, 6));
 }
+
+mod calendar;

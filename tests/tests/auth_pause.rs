@@ -113,6 +113,16 @@ async fn a_refused_token_pauses_the_location_and_its_jobs_wait_until_it_works_ag
     );
     assert!(!logs.contains("job dead-lettered"), "{logs}");
 
+    // The monitor's health names the location and what to do, and is unhealthy.
+    let (status, health) = stack.get("/monitor?action=health").await?;
+    assert_eq!(status, 503, "{health}");
+    let text = health.to_string();
+    assert!(
+        text.contains(&format!("GHL location {LOCATION_ID} refuses our token"))
+            && text.contains("reconnect the GHL app or renew the token"),
+        "{health}"
+    );
+
     // The token works again: the next probe ends the pause and the jobs drain.
     sim_control(&stack, &json!({"faultRate": 0.0})).await?;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);

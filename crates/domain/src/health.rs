@@ -208,6 +208,37 @@ pub fn assess(
     }
 }
 
+/// A GHL location whose token GHL refuses: its jobs wait (they are not
+/// dead-lettered) until a probe finds the token accepted again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthPaused {
+    pub location_id: String,
+    pub since: DateTime<Utc>,
+    /// Probes GHL refused again since the pause began.
+    pub refused_checks: i32,
+}
+
+/// Adds the locations paused for a refused token to a report: each is an issue
+/// with what to do, and any makes the system unhealthy (nothing of that location
+/// reaches GHL until the token is fixed).
+pub fn add_auth_pauses(report: &mut HealthReport, paused: &[AuthPaused]) {
+    for pause in paused {
+        report.issues.push(format!(
+            "GHL location {} refuses our token since {} UTC ({} refused checks): its syncs are paused and wait",
+            pause.location_id,
+            pause.since.format("%Y-%m-%d %H:%M"),
+            pause.refused_checks
+        ));
+        report.recommendations.push(format!(
+            "location {}: reconnect the GHL app or renew the token (GHL_API_KEY, or the OAuth refresh token); the waiting syncs resume by themselves within GHL_AUTH_PAUSE_SECONDS",
+            pause.location_id
+        ));
+    }
+    if !paused.is_empty() {
+        report.status = HealthStatus::Unhealthy;
+    }
+}
+
 /// One actionable sentence about a group of failures.
 pub fn advice(group: &FailureGroup) -> String {
     let status = group
@@ -358,6 +389,31 @@ mod tests {
         assert!(
             all.contains("3 dead-lettered job(s)") && all.contains("action=retry"),
             "{all}"
+        );
+    }
+
+    #[test]
+    fn a_location_paused_for_its_token_makes_the_system_unhealthy_with_advice() {
+        let mut report = assess(&SyncFigures::default(), &[], &[], &Thresholds::default());
+        assert_eq!(report.status, HealthStatus::Healthy);
+        let since = DateTime::parse_from_rfc3339("2030-01-10T10:02:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        add_auth_pauses(
+            &mut report,
+            &[AuthPaused {
+                location_id: "loc-1".into(),
+                since,
+                refused_checks: 3,
+            }],
+        );
+        assert_eq!(report.status, HealthStatus::Unhealthy);
+        assert!(report.issues[0].contains("loc-1 refuses our token since 2030-01-10 10:02 UTC"));
+        assert!(
+            report
+                .recommendations
+                .iter()
+                .any(|r| r.contains("location loc-1: reconnect"))
         );
     }
 }

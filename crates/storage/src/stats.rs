@@ -170,4 +170,16 @@ impl SyncStats for PgStore {
             })
             .collect())
     }
+
+    async fn auth_paused(&self) -> Result<Vec<domain::health::AuthPaused>, RepoError> {
+        Ok(crate::auth_pause::auth_paused_locations(self.pool())
+            .await?
+            .into_iter()
+            .map(|p| domain::health::AuthPaused {
+                location_id: p.location_id,
+                since: p.since,
+                refused_checks: p.rechecks,
+            })
+            .collect())
+    }
 }

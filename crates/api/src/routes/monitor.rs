@@ -14,7 +14,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::{SecondsFormat, Utc};
 use domain::AppointmentId;
-use domain::health::{HealthReport, HealthStatus, SyncFigures, assess, success_rate};
+use domain::health::{
+    HealthReport, HealthStatus, SyncFigures, add_auth_pauses, assess, success_rate,
+};
 use domain::job::JobPriority;
 use domain::ports::DeadJobFilter;
 use serde::Deserialize;
@@ -110,7 +112,8 @@ pub async fn snapshot(
         .stats
         .failure_groups(now - MONITOR_WINDOW, FAILURE_GROUPS)
         .await?;
-    let report = assess(&figures, &groups, &ops.missing_env, &ops.thresholds);
+    let mut report = assess(&figures, &groups, &ops.missing_env, &ops.thresholds);
+    add_auth_pauses(&mut report, &ops.stats.auth_paused().await?);
     Ok(Snapshot { figures, report })
 }
 

@@ -5,7 +5,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
-use crate::health::{FailureGroup, SyncFigures, TimeBucket};
+use crate::health::{AuthPaused, FailureGroup, SyncFigures, TimeBucket};
 use crate::ids::AppointmentId;
 use crate::ports::RepoError;
 
@@ -37,4 +37,7 @@ pub trait SyncStats: Send + Sync {
         since: DateTime<Utc>,
         bucket_seconds: u32,
     ) -> Result<Vec<TimeBucket>, RepoError>;
+
+    /// GHL locations whose token GHL refuses (their jobs wait), oldest pause first.
+    async fn auth_paused(&self) -> Result<Vec<AuthPaused>, RepoError>;
 }

@@ -213,6 +213,8 @@ pub fn bench(args: &[String]) -> Result<()> {
         ("GHL_RATE_LIMIT_WINDOW_MS", window.as_str()),
         ("GHL_MAX_REQUESTS_PER_SECOND", "0"),
         ("WORKER_CONCURRENCY", "8"),
+        // Two workers on one machine: no fixed admin port.
+        ("WORKER_ADMIN_BIND", "off"),
     ]);
     let drain_started = Instant::now();
     let worker_pid = spawn_worker(&bin, &worker_env, &mut children)?;

@@ -17,6 +17,7 @@ use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
 
 pub mod webdriver;
+pub mod webhook;
 
 pub const LOCATION_ID: &str = "e2e-location";
 pub const GHL_API_KEY: &str = "e2e-ghl-token-0123456789";

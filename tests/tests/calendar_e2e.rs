@@ -7,70 +7,15 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::time::Duration;
-
-use anyhow::{Result, bail};
-use base64::Engine;
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 use reqwest::Method;
-use ring::rand::SystemRandom;
-use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde_json::{Value, json};
 use sqlx::Connection;
+use tests::webhook::{Signer, wait_for_drained_queue};
 use tests::{LOCATION_ID, Stack};
 
 const CALENDAR: &str = "cal-e2e-1";
-
-struct Signer(Ed25519KeyPair);
-
-impl Signer {
-    fn new() -> Self {
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
-        Self(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap())
-    }
-
-    fn pem(&self) -> String {
-        api::ghl_signature::ed25519_pem(self.0.public_key().as_ref())
-    }
-
-    async fn deliver(&self, stack: &Stack, body: &Value) -> Result<(u16, Value)> {
-        let bytes = body.to_string();
-        let sig = base64::engine::general_purpose::STANDARD.encode(self.0.sign(bytes.as_bytes()));
-        let response = stack
-            .http
-            .post(stack.api("/webhooks/ghl"))
-            .header("content-type", "application/json")
-            .header("x-ghl-signature", sig)
-            .body(bytes)
-            .send()
-            .await?;
-        tests::read(response).await
-    }
-}
-
-/// Waits until no sync job is pending or running (the worker drained the queue).
-async fn wait_for_drained_queue(stack: &Stack) -> Result<()> {
-    let url = &stack.db.as_ref().unwrap().url;
-    let mut conn = sqlx::PgConnection::connect(url).await?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let open: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM sync_jobs WHERE status IN ('pending', 'running')",
-        )
-        .fetch_one(&mut conn)
-        .await?;
-        if open == 0 {
-            return Ok(());
-        }
-        if tokio::time::Instant::now() > deadline {
-            bail!(
-                "{open} sync jobs still open after 30 s\nworker log:\n{}",
-                stack.worker.logs()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn stored_event_id(stack: &Stack, appointment: &str) -> Result<Option<String>> {
     let url = &stack.db.as_ref().unwrap().url;
@@ -133,7 +78,7 @@ fn appointment_update(webhook_id: &str, event: &Value, status: &str) -> Value {
 
 #[tokio::test]
 async fn bookings_are_mirrored_into_the_ghl_calendar_and_status_flows_both_ways() -> Result<()> {
-    let signer = Signer::new();
+    let signer = Signer::new()?;
     let stack = Stack::start_configured(
         &[("GHL_WEBHOOK_ED25519_PUBLIC_KEY", signer.pem())],
         &[("GHL_CALENDAR_ID", CALENDAR.to_owned())],

@@ -5,68 +5,12 @@
 
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
-use std::time::Duration;
-
-use anyhow::{Result, bail};
-use base64::Engine;
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 use reqwest::Method;
-use ring::rand::SystemRandom;
-use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde_json::{Value, json};
-use sqlx::Connection;
+use tests::webhook::{Signer, wait_for_drained_queue};
 use tests::{LOCATION_ID, Stack};
-
-struct Signer(Ed25519KeyPair);
-
-impl Signer {
-    fn new() -> Self {
-        let pkcs8 = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new()).unwrap();
-        Self(Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).unwrap())
-    }
-
-    fn pem(&self) -> String {
-        api::ghl_signature::ed25519_pem(self.0.public_key().as_ref())
-    }
-
-    async fn deliver(&self, stack: &Stack, body: &Value) -> Result<(u16, Value)> {
-        let bytes = body.to_string();
-        let sig = base64::engine::general_purpose::STANDARD.encode(self.0.sign(bytes.as_bytes()));
-        let response = stack
-            .http
-            .post(stack.api("/webhooks/ghl"))
-            .header("content-type", "application/json")
-            .header("x-ghl-signature", sig)
-            .body(bytes)
-            .send()
-            .await?;
-        tests::read(response).await
-    }
-}
-
-/// Waits until no sync job is pending or running (the worker drained the queue).
-async fn wait_for_drained_queue(stack: &Stack) -> Result<()> {
-    let url = &stack.db.as_ref().unwrap().url;
-    let mut conn = sqlx::PgConnection::connect(url).await?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let open: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM sync_jobs WHERE status IN ('pending', 'running')",
-        )
-        .fetch_one(&mut conn)
-        .await?;
-        if open == 0 {
-            return Ok(());
-        }
-        if tokio::time::Instant::now() > deadline {
-            bail!(
-                "{open} sync jobs still open after 30 s\nworker log:\n{}",
-                stack.worker.logs()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 fn writes(calls: &[Value]) -> usize {
     calls
@@ -77,7 +21,7 @@ fn writes(calls: &[Value]) -> usize {
 
 #[tokio::test]
 async fn an_appointment_confirmed_in_ghl_is_confirmed_here_without_bouncing_back() -> Result<()> {
-    let signer = Signer::new();
+    let signer = Signer::new()?;
     let stack =
         Stack::start_configured(&[("GHL_WEBHOOK_ED25519_PUBLIC_KEY", signer.pem())], &[]).await?;
     let contact = stack.seed_contact("jan@example.com").await?;
